@@ -1,0 +1,54 @@
+"""Shared fixtures: the repository root and one strict build of the site."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _seeds_dir() -> Path:
+    for candidate in (ROOT / "tests/data/seeds", ROOT.parent / "shared/seeds"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("seed notes not found (tests/data/seeds)")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return _seeds_dir()
+
+
+@pytest.fixture(scope="session")
+def site_build(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """Run ``mkdocs build --strict`` once per session into a temporary folder."""
+    site = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    proc.site_dir = site  # type: ignore[attr-defined]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def site_dir(site_build: subprocess.CompletedProcess[str]) -> Path:
+    if site_build.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{site_build.stderr[-6000:]}")
+    return site_build.site_dir  # type: ignore[attr-defined,no-any-return]
