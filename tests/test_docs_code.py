@@ -12,9 +12,13 @@ import pytest
 
 from tests.conftest import DOCS, ROOT
 
-INCLUDE = re.compile(r'^\s*-{1,2}8<-{1,2}\s+"(?P<path>[^"]+?)(?::(?P<section>[\w-]+))?"\s*$')
+INCLUDE = re.compile(
+    r'^\s*-{1,2}8<-{1,2}\s+"(?P<path>[^"]+?)(?::(?P<section>[\w-]+))?"\s*$'
+)
 SECTION = re.compile(r"#\s*--8<--\s*\[(?P<kind>start|end):(?P<name>[\w-]+)\]")
-FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)(?P<rest>.*)$")
+FENCE_OPEN = re.compile(
+    r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)(?P<rest>.*)$"
+)
 
 
 def pages() -> list[Path]:
@@ -63,7 +67,9 @@ def python_blocks(md: Path) -> list[tuple[int, str]]:
         body, start = [], i + 1
         i += 1
         while i < len(lines) and not lines[i].strip().startswith(fence):
-            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            body.append(
+                lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i]
+            )
             i += 1
         i += 1
         code = "\n".join(body)
@@ -81,12 +87,16 @@ def test_pages_embed_package_code() -> None:
     includes(),
     ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
-def test_every_include_resolves(md: Path, line: int, path: str, section: str | None) -> None:
+def test_every_include_resolves(
+    md: Path, line: int, path: str, section: str | None
+) -> None:
     target = ROOT / path
     assert target.is_file(), f"{md.relative_to(ROOT)}:{line}: {path} does not exist"
     assert path.startswith("dlnotes/"), "pages embed code from the package only"
     if section:
-        assert section in sections(target), f"{md.relative_to(ROOT)}:{line}: no section {section!r} in {path}"
+        assert section in sections(target), (
+            f"{md.relative_to(ROOT)}:{line}: no section {section!r} in {path}"
+        )
 
 
 def test_every_marked_section_is_used_by_a_page() -> None:
@@ -104,7 +114,9 @@ def test_every_marked_section_is_used_by_a_page() -> None:
 PAGES_WITH_CODE = [p for p in pages() if python_blocks(p)]
 
 
-@pytest.mark.parametrize("md", PAGES_WITH_CODE, ids=lambda p: p.relative_to(DOCS).as_posix())
+@pytest.mark.parametrize(
+    "md", PAGES_WITH_CODE, ids=lambda p: p.relative_to(DOCS).as_posix()
+)
 def test_page_python_blocks_run(md: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib
 

@@ -44,15 +44,16 @@ __all__ = [
 
 
 def sigmoid(x: FloatArray, out: FloatArray | None = None) -> FloatArray:
-    """Logistic function ``σ(x) = 1/(1 + e^{-x}) = (1 + tanh(x/2))/2``.
+    """Logistic function ``σ(x) = 1/(1 + e^{−x})``, elementwise; ``out=x`` works.
 
-    The tanh form never overflows and can work in place (``out=x``).
+    For very negative ``x``, ``e^{−x}`` overflows to ``inf`` and ``σ`` is exactly 0
+    (the overflow warning is silenced).
     """
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    with np.errstate(over="ignore"):
+        out = np.negative(x, out=out)
+        np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 # --8<-- [start:lstm-cell]
@@ -188,16 +189,20 @@ def lstm_forward(
     _initial_state("h0", h0, (batch, H), h[0])
     _initial_state("c0", c0, (batch, H), c[0])
     tanh_c = np.empty((seq_len, batch, H), dtype=dtype)
+    # tanh(z) = 2σ(2z) − 1: doubling the g rows lets one sigmoid cover all 4 gates
+    g_rows = slice(2 * H, 3 * H)
+    w_ih, w_hh = p.weight_ih.astype(dtype), p.weight_hh.astype(dtype)  # copies
+    w_ih[g_rows] *= 2.0
+    w_hh[g_rows] *= 2.0
     # 1) input projections of all T steps in one GEMM: (T·N, D) @ (D, 4H)
-    gates = (x.reshape(seq_len * batch, input_size) @ p.weight_ih.T).astype(
-        dtype, copy=False
-    )
+    gates = (x.reshape(seq_len * batch, input_size) @ w_ih.T).astype(dtype, copy=False)
     gates = gates.reshape(seq_len, batch, 4 * H)
-    if p.bias_ih is not None:
-        gates += p.bias_ih
-    if p.bias_hh is not None:
-        gates += p.bias_hh
-    w_hh_t = np.ascontiguousarray(p.weight_hh.T, dtype=dtype)  # (H, 4H)
+    for b in (p.bias_ih, p.bias_hh):
+        if b is not None:
+            gates[..., : 2 * H] += b[: 2 * H]
+            gates[..., g_rows] += 2.0 * b[g_rows]
+            gates[..., 3 * H :] += b[3 * H :]
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
     rec = np.empty((batch, 4 * H), dtype=dtype)  # h_{t-1} W_hh^T
     ig = np.empty((batch, H), dtype=dtype)  # i ⊙ g
     for t in range(seq_len):
@@ -205,10 +210,10 @@ def lstm_forward(
         # 2) one GEMM per step for the hidden part, all four gates at once
         np.matmul(h[t], w_hh_t, out=rec)
         a += rec
-        sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])  # i, f
-        np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
-        sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        sigmoid(a, out=a)  # i, f, o and σ(2z_g)
+        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, g_rows], a[:, 3 * H :]
+        g *= 2.0
+        g -= 1.0  # g = 2σ(2z) − 1 = tanh(z)
         np.multiply(f, c[t], out=c[t + 1])  # c_t = f ⊙ c_{t-1} + i ⊙ g
         np.multiply(i, g, out=ig)
         c[t + 1] += ig

@@ -3,7 +3,8 @@
 Nothing third-party is committed to the repository. At build time the files are
 taken from installed packages:
 
-* MathJax 3 from the PyPI package ``django-static-mathjax`` (``mathjax/static/mathjax/es5``);
+* MathJax 3 from the PyPI package ``django-static-mathjax``
+  (``mathjax/static/mathjax/es5``);
 * Mermaid from the npm package ``mermaid`` (``node_modules/mermaid/dist``), installed
   by ``make setup`` from ``package-lock.json``.
 
@@ -69,7 +70,11 @@ def _expand(root: Path, parts: tuple[str, ...], prefix: str) -> list[Asset]:
     assets: list[Asset] = []
     for part in parts:
         path = root / part
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file())
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             rel = file.relative_to(root).as_posix()
             assets.append(Asset(file, f"{prefix}/{rel}"))

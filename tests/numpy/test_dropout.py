@@ -23,7 +23,7 @@ def test_expectation_is_preserved_and_drop_rate_is_p() -> None:
 
 def test_eval_mode_is_identity() -> None:
     x = np.random.default_rng(1).normal(size=(3, 4))
-    out, mask = dropout(x, 0.5, training=False)
+    out, _ = dropout(x, 0.5, training=False)
     np.testing.assert_array_equal(out, x)
     layer = Dropout(0.5, seed=0).eval()
     np.testing.assert_array_equal(layer(x), x)

@@ -33,7 +33,9 @@ def test_softmax_log_softmax_logsumexp_match_torch(dim: int) -> None:
 
 def test_softmax_huge_logits_do_not_overflow() -> None:
     x = np.array([[1000.0, 1000.0, -1000.0], [1e4, 0.0, -1e4]])
-    with np.errstate(over="raise", invalid="raise", divide="raise"):  # any overflow/invalid would raise here
+    with np.errstate(
+        over="raise", invalid="raise", divide="raise"
+    ):  # any overflow/invalid would raise here
         p = fn.softmax(x)
         lse = fn.logsumexp(np.array([1000.0, 1000.0]))
         logp = fn.log_softmax(np.array([1000.0, 0.0]))

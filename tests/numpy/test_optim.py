@@ -94,7 +94,8 @@ def test_sgd_matches_torch_optim_sgd(kwargs: dict) -> None:
         opt_np.step(grads)
         opt_t.zero_grad()
         loss = sum(
-            ((p - torch.tensor(tg)) ** 4).sum() / 4 for p, tg in zip(p_t, targets, strict=True)
+            ((p - torch.tensor(tg)) ** 4).sum() / 4
+            for p, tg in zip(p_t, targets, strict=True)
         )
         loss.backward()
         opt_t.step()
