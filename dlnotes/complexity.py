@@ -43,6 +43,7 @@ that own parameters are listed in :attr:`ModelProfile.uncounted`.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,7 @@ __all__ = [
     "conv2d_macs",
     "conv2d_output_size",
     "conv2d_params",
+    "example_cnn",
     "format_count",
     "layer_macs",
     "linear_macs",
@@ -281,6 +283,34 @@ def lstm_macs(
 
 
 # --8<-- [end:rnn-formulas]
+
+
+# --8<-- [start:example-cnn]
+def example_cnn(num_classes: int = 10) -> nn.Sequential:
+    """A small CNN for 3×32×32 images in cs231n's pattern
+    ``INPUT → [[CONV → RELU]*2 → POOL]*2 → FC → RELU → FC`` (N = 2, M = 2, K = 1).
+    """
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(3, 32, 3, padding=1),  # 32×32×32
+            relu1=nn.ReLU(),
+            conv2=nn.Conv2d(32, 32, 3, padding=1),
+            relu2=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),  # 32×16×16
+            conv3=nn.Conv2d(32, 64, 3, padding=1),  # 64×16×16
+            relu3=nn.ReLU(),
+            conv4=nn.Conv2d(64, 64, 3, padding=1),
+            relu4=nn.ReLU(),
+            pool2=nn.MaxPool2d(2),  # 64×8×8
+            flatten=nn.Flatten(),  # 4096
+            fc1=nn.Linear(64 * 8 * 8, 256),
+            relu5=nn.ReLU(),
+            fc2=nn.Linear(256, num_classes),
+        )
+    )
+
+
+# --8<-- [end:example-cnn]
 
 
 # ---------------------------------------------------------------------------

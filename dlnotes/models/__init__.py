@@ -60,7 +60,9 @@ __all__ = [
 ]
 
 
-def _fixed(fn: Callable[..., nn.Module], *args: Any, **fixed: Any) -> Callable[..., nn.Module]:
+def _fixed(
+    fn: Callable[..., nn.Module], *args: Any, **fixed: Any
+) -> Callable[..., nn.Module]:
     """``fn`` with ``args``/``fixed`` bound; the bound names are no longer accepted."""
     bound = functools.partial(fn, *args, **fixed)
     sig = inspect.signature(bound)

@@ -71,7 +71,9 @@ class ZeroPadShortcut(nn.Module):
 # --8<-- [end:option-a]
 
 
-def _projection(in_channels: int, out_channels: int, stride: int, bn: bool) -> nn.Module:
+def _projection(
+    in_channels: int, out_channels: int, stride: int, bn: bool
+) -> nn.Module:
     conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=not bn)
     return nn.Sequential(conv, nn.BatchNorm2d(out_channels)) if bn else conv
 

@@ -38,7 +38,10 @@ class ModelEntry:
     def accepted_kwargs(self) -> list[str]:
         """Names of the keyword arguments the builder accepts."""
         params = inspect.signature(self.builder).parameters.values()
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        kinds = (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
         return [p.name for p in params if p.kind in kinds]
 
 

@@ -5,8 +5,9 @@ Recognition", arXiv:1409.1556, Table 1 (configurations A, B, D, E). Attribute
 names (``features``, ``avgpool``, ``classifier``) follow torchvision, so the
 state_dict keys of the 224x224 models are interchangeable with its ``vgg*``.
 
-Every convolution is 3x3 with padding 1 (keeps the size); each "M" is a 2x2
-max pool with stride 2, five of them: the feature map is ``input_size / 32``.
+Every convolution is 3x3 with padding 1 (keeps the size); each of the five
+stages ends with a 2x2 max pool with stride 2: the feature map is
+``input_size / 32``.
 For small images (``input_size=32``) the classifier reads a 1x1x512 map.
 """
 
@@ -22,45 +23,47 @@ from dlnotes.models._common import FeatureInfo, init_conv_bn_
 __all__ = ["CONFIGS", "VGG", "vgg"]
 
 # --8<-- [start:vgg-configs]
-# Paper Table 1: numbers are 3x3 conv output channels, "M" a 2x2 max pool.
-CONFIGS: dict[int, list[int | str]] = {
-    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
-    + [512, 512, 512, "M", 512, 512, 512, "M"],
-    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
-    + [512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+# Paper Table 1 (configurations A, B, D, E): the 3x3 conv widths of each of the
+# five stages; every stage ends with a 2x2 max pool ("maxpool" rows).
+CONFIGS: dict[int, list[list[int]]] = {
+    11: [[64], [128], [256, 256], [512, 512], [512, 512]],
+    13: [[64, 64], [128, 128], [256, 256], [512, 512], [512, 512]],
+    16: [[64, 64], [128, 128], [256] * 3, [512] * 3, [512] * 3],
+    19: [[64, 64], [128, 128], [256] * 4, [512] * 4, [512] * 4],
 }
 # --8<-- [end:vgg-configs]
 
 
+# --8<-- [start:vgg-layers]
 def make_layers(
-    cfg: list[int | str], batch_norm: bool, in_channels: int
+    cfg: list[list[int]], batch_norm: bool, in_channels: int
 ) -> tuple[nn.Sequential, list[FeatureInfo]]:
-    """The convolutional part and the index of each pool (the stage outputs)."""
+    """The convolutional part (torchvision's flat ``features`` Sequential) and
+    where each stage ends (its max pool)."""
     layers: list[nn.Module] = []
     info: list[FeatureInfo] = []
     channels, reduction = in_channels, 1
-    for v in cfg:
-        if v == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            reduction *= 2
-            info.append(FeatureInfo(f"features.{len(layers) - 1}", channels, reduction))
-        else:
-            assert isinstance(v, int)
-            layers.append(nn.Conv2d(channels, v, kernel_size=3, padding=1))
+    for stage in cfg:
+        for width in stage:  # 3x3 conv, padding 1: the size is kept
+            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(v))
+                layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU(inplace=True))
-            channels = v
+            channels = width
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))  # halves the size
+        reduction *= 2
+        info.append(FeatureInfo(f"features.{len(layers) - 1}", channels, reduction))
     return nn.Sequential(*layers), info
+
+
+# --8<-- [end:vgg-layers]
 
 
 class VGG(nn.Module):
     """VGG: stacks of 3x3 convs and max pools, then three fully connected layers.
 
     Args:
-        cfg: a configuration list (see ``CONFIGS``).
+        cfg: conv widths per stage (see ``CONFIGS``).
         batch_norm: BN after every convolution (not in the paper; torchvision's
             ``vgg*_bn``).
         num_classes: outputs of the last layer.
@@ -78,7 +81,7 @@ class VGG(nn.Module):
 
     def __init__(
         self,
-        cfg: list[int | str],
+        cfg: list[list[int]],
         *,
         batch_norm: bool = False,
         num_classes: int = 1000,

@@ -18,7 +18,7 @@ import numpy as np
 
 from dlnotes.numpy.conv import conv2d_backward_im2col, conv2d_forward_im2col
 from dlnotes.numpy.pool import max_pool2d_backward, max_pool2d_forward
-from dlnotes.numpy.types import FloatArray
+from dlnotes.numpy.types import FloatArray, IntArray
 
 Shape = tuple[int, ...]
 
@@ -45,8 +45,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     gain is sqrt(2) (He et al., arXiv:1502.01852); tanh's 5/3 and SELU's 3/4
     are PyTorch's values.
     """
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid")
-    linear += ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "conv_transpose1d")
+    linear = (*linear, "conv_transpose2d", "conv_transpose3d")
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
@@ -85,7 +85,7 @@ def xavier_std(shape: Shape, gain: float = 1.0) -> float:
 def xavier_uniform(
     shape: Shape, gain: float = 1.0, rng: np.random.Generator | int | None = None
 ) -> FloatArray:
-    """U(-a, a) with ``a = sqrt(3) * xavier_std = gain * sqrt(6 / (fan_in + fan_out))``."""
+    """U(-a, a), ``a = sqrt(3) * xavier_std = gain * sqrt(6 / (fan_in + fan_out))``."""
     bound = math.sqrt(3.0) * xavier_std(shape, gain)  # Var U(-a, a) = a^2 / 3
     return _rng(rng).uniform(-bound, bound, size=shape)
 
@@ -239,7 +239,7 @@ def symmetry_experiment(
     K = num_filters
     if init == "identical":
         w = np.repeat(kaiming_normal((1, 1, 3, 3), nonlinearity="relu", rng=rng), K, 0)
-        v_one = xavier_uniform((10, 16), rng=rng).T  # weights of one feature map
+        v_one = xavier_uniform((10, K * 16), rng=rng).T[:16]  # one map's weights
         V = np.tile(v_one, (K, 1))  # (K*16, 10): every map gets the same weights
     else:
         w = kaiming_normal((K, 1, 3, 3), nonlinearity="relu", rng=rng)
@@ -247,7 +247,9 @@ def symmetry_experiment(
     b, c = np.zeros(K), np.zeros(10)
     run = SymmetryRun(init=init)
 
-    def forward(X: FloatArray) -> tuple[FloatArray, ...]:
+    def forward(
+        X: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, FloatArray]:
         a = conv2d_forward_im2col(X, w, b, padding=1)  # (n, K, 8, 8)
         r = np.maximum(a, 0.0)
         h, argmax = max_pool2d_forward(r, 2)  # (n, K, 4, 4)

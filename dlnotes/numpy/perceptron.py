@@ -49,6 +49,7 @@ class PerceptronResult:
     bias: float
     mistakes_per_epoch: list[int]  # updates made in each pass over the data
     converged: bool  # True when the last epoch made no mistake
+    history: list[tuple[FloatArray, float]]  # (w, b) after every update
 
 
 # --8<-- [start:perceptron]
@@ -65,6 +66,7 @@ def perceptron_train(
         raise ValueError(f"lr must be > 0, got {lr}")
     w, b = np.zeros(X.shape[1]), 0.0
     mistakes: list[int] = []
+    history: list[tuple[FloatArray, float]] = []
     for _ in range(max_epochs):
         errors = 0
         for x_i, y_i in zip(X, y, strict=True):
@@ -72,10 +74,11 @@ def perceptron_train(
                 w += lr * y_i * x_i
                 b += lr * y_i
                 errors += 1
+                history.append((w.copy(), b))
         mistakes.append(errors)
         if errors == 0:
-            return PerceptronResult(w, b, mistakes, converged=True)
-    return PerceptronResult(w, b, mistakes, converged=False)
+            return PerceptronResult(w, b, mistakes, True, history)
+    return PerceptronResult(w, b, mistakes, False, history)
 
 
 def perceptron_predict(X: FloatArray, weight: FloatArray, bias: float) -> FloatArray:

@@ -88,7 +88,9 @@ def clean_url(url: str) -> str:
     else:
         kept = [p for p in pieces if not is_tracking_param(p.split("=", 1)[0])]
     fragment = "" if parts.fragment == "wechat_redirect" else parts.fragment
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), fragment))
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, "&".join(kept), fragment)
+    )
 
 
 _CSDN_SUFFIX = re.compile(r"_[^_]*?的博客-CSDN博客(?:_.*)?$")

@@ -52,7 +52,8 @@ def test_chinese_notebook_headings_get_ids_and_toc_follows() -> None:
         '<h2 id="">退化实验<a class="anchor-link" href="#">¶</a></h2>'
         '<h2 id="">退化实验</h2>'
         '<!-- Load mathjax -->\n<script src=""> </script>\n'
-        '<!-- MathJax configuration -->\n<script type="text/x-mathjax-config">x</script>'
+        "<!-- MathJax configuration -->\n"
+        '<script type="text/x-mathjax-config">x</script>'
     )
     h1 = AnchorLink("Demo", "demo", 1)
     h2a = AnchorLink("退化实验", "_1", 2)

@@ -1,0 +1,156 @@
+"""The ResNet paper's complexity tables, recomputed from the models in dlnotes.
+
+He et al. 2015, arXiv:1512.03385: Table 1 ("FLOPs" row, which counts
+multiply-adds of the convolutions and the fully connected layer at 224x224)
+and Table 6 (parameters of the CIFAR-10 networks, option A shortcuts).
+
+The numbers come from :func:`dlnotes.complexity.profile` run on models built on
+PyTorch's ``meta`` device (shapes only, no memory, no arithmetic), so the whole
+table takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from dlnotes.complexity import profile
+from dlnotes.models.cifar import PAPER_DEPTHS, cifar_resnet
+from dlnotes.models.resnet import DEPTHS, resnet
+
+__all__ = [
+    "PAPER_CIFAR_PARAMS",
+    "PAPER_IMAGENET_MULT_ADDS",
+    "CifarRow",
+    "ImageNetRow",
+    "cifar_markdown",
+    "cifar_table",
+    "imagenet_markdown",
+    "imagenet_table",
+]
+
+# --8<-- [start:paper-numbers]
+# Table 1, last row ("FLOPs"; the paper means multiply-adds) at 224x224.
+PAPER_IMAGENET_MULT_ADDS: dict[int, float] = {
+    18: 1.8e9,
+    34: 3.6e9,
+    50: 3.8e9,
+    101: 7.6e9,
+    152: 11.3e9,
+}
+# Table 6, "#params" of the CIFAR-10 ResNets (option A: parameter-free shortcuts).
+PAPER_CIFAR_PARAMS: dict[int, float] = {
+    20: 0.27e6,
+    32: 0.46e6,
+    44: 0.66e6,
+    56: 0.85e6,
+    110: 1.7e6,
+    1202: 19.4e6,
+}
+# --8<-- [end:paper-numbers]
+
+
+@dataclass(frozen=True)
+class ImageNetRow:
+    """One depth of Table 1: parameters and conv+fc multiply-adds at 224x224."""
+
+    depth: int
+    params: int  # identical for v1 and v1.5
+    macs_v1: int  # stride on the first 1x1 conv (the paper)
+    macs_v1_5: int  # stride on the 3x3 conv (torchvision)
+    paper_macs: float
+
+
+@dataclass(frozen=True)
+class CifarRow:
+    """One depth of Table 6: parameters with shortcut options A, B, C."""
+
+    depth: int
+    params_a: int
+    params_b: int
+    params_c: int
+    macs: int  # conv+fc multiply-adds at 32x32 (option A; not in the paper)
+    paper_params: float
+
+
+def _conv_fc_macs(
+    model: torch.nn.Module, input_size: tuple[int, ...]
+) -> tuple[int, int]:
+    prof = profile(model, input_size)
+    return prof.params, prof.macs_of("Conv2d", "Linear")
+
+
+@functools.cache
+def imagenet_table(input_size: int = 224) -> tuple[ImageNetRow, ...]:
+    """Params and multiply-adds of every ImageNet depth, v1 and v1.5."""
+    rows = []
+    shape = (1, 3, input_size, input_size)
+    for depth in DEPTHS:
+        with torch.device("meta"):
+            params, macs_v1 = _conv_fc_macs(resnet(depth, version="1"), shape)
+            params_15, macs_15 = _conv_fc_macs(resnet(depth, version="1.5"), shape)
+        assert params == params_15  # the stride moves, no weight does
+        rows.append(
+            ImageNetRow(
+                depth, params, macs_v1, macs_15, PAPER_IMAGENET_MULT_ADDS[depth]
+            )
+        )
+    return tuple(rows)
+
+
+@functools.cache
+def cifar_table() -> tuple[CifarRow, ...]:
+    """Params (options A/B/C) and multiply-adds of every CIFAR depth."""
+    rows = []
+    for depth in PAPER_DEPTHS:
+        with torch.device("meta"):
+            params_a, macs = _conv_fc_macs(cifar_resnet(depth), (1, 3, 32, 32))
+            params_b = sum(
+                p.numel() for p in cifar_resnet(depth, shortcut="B").parameters()
+            )
+            params_c = sum(
+                p.numel() for p in cifar_resnet(depth, shortcut="C").parameters()
+            )
+        rows.append(
+            CifarRow(
+                depth, params_a, params_b, params_c, macs, PAPER_CIFAR_PARAMS[depth]
+            )
+        )
+    return tuple(rows)
+
+
+def _pct(value: float, reference: float) -> str:
+    return f"{100 * (value - reference) / reference:+.1f}%"
+
+
+def imagenet_markdown() -> str:
+    """Table 1's complexity row as a Markdown table (numbers in 10^9 and 10^6)."""
+    lines = [
+        "| 层数 | 参数量 (M) | 论文 FLOPs (10⁹) "
+        "| v1 乘加 (10⁹) | 偏差 | v1.5 乘加 (10⁹) | 偏差 |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in imagenet_table():
+        lines.append(
+            f"| {r.depth} | {r.params / 1e6:.2f} | {r.paper_macs / 1e9:.1f} "
+            f"| {r.macs_v1 / 1e9:.2f} | {_pct(r.macs_v1, r.paper_macs)} "
+            f"| {r.macs_v1_5 / 1e9:.2f} | {_pct(r.macs_v1_5, r.paper_macs)} |"
+        )
+    return "\n".join(lines)
+
+
+def cifar_markdown() -> str:
+    """Table 6's parameter counts as a Markdown table."""
+    lines = [
+        "| 层数 | n | 论文参数量 (M) | 选项 A | 偏差 | 选项 B | 选项 C | 乘加 (10⁶) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in cifar_table():
+        lines.append(
+            f"| {r.depth} | {(r.depth - 2) // 6} | {r.paper_params / 1e6:.2f} "
+            f"| {r.params_a:,} | {_pct(r.params_a, r.paper_params)} "
+            f"| {r.params_b:,} | {r.params_c:,} | {r.macs / 1e6:.1f} |"
+        )
+    return "\n".join(lines)
