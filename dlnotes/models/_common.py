@@ -31,6 +31,8 @@ def init_conv_bn_(model: nn.Module) -> None:
     ``fan_out`` mode that the ResNet authors' code and torchvision use.
     """
     for m in model.modules():
+        if any(p.is_meta for p in m.parameters(recurse=False)):
+            continue  # meta tensors (shapes only) hold no values to initialise
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:

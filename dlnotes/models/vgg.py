@@ -70,7 +70,7 @@ class VGG(nn.Module):
         in_channels: input channels.
         input_size: side of the square input, a multiple of 32 (224 for ImageNet,
             32 for CIFAR-sized images): the classifier reads
-            ``512 * (input_size/32)**2`` features.
+            ``512 * (input_size/32)**2`` features (512: the last conv's width).
         hidden_features: width of the two hidden fully connected layers (4096).
         dropout: dropout probability after each hidden layer.
 
@@ -102,7 +102,7 @@ class VGG(nn.Module):
         # Adaptive pooling to the size the classifier expects: a no-op at the
         # nominal input size, and it lets other sizes through (as torchvision).
         self.avgpool = nn.AdaptiveAvgPool2d((side, side))
-        self.num_features = 512 * side * side
+        self.num_features = cfg[-1][-1] * side * side  # 512 * side**2 in VGG
         self.classifier = nn.Sequential(
             nn.Linear(self.num_features, hidden_features),
             nn.ReLU(inplace=True),
@@ -127,7 +127,7 @@ class VGG(nn.Module):
 
         ``pre_logits`` returns the 2nd hidden layer's activations (``hidden_features``).
         """
-        x = torch.flatten(self.avgpool(x), 1)  # (N, 512 * side * side)
+        x = torch.flatten(self.avgpool(x), 1)  # (N, num_features)
         return self.classifier[:-1](x) if pre_logits else self.classifier(x)
 
     def forward(self, x: Tensor) -> Tensor:

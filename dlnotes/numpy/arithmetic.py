@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from numbers import Integral
 
 IntPair = int | tuple[int, int]
 """An int used for both spatial axes, or a ``(height, width)`` pair."""
@@ -28,19 +29,26 @@ def as_pair(value: IntPair, name: str, minimum: int = 0) -> tuple[int, int]:
     Raises ``ValueError`` naming the argument ``name`` when a value is not an
     integer or is below ``minimum`` (e.g. ``stride`` 0 or negative ``padding``).
     """
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2:
+    if isinstance(value, Integral):
+        pair: tuple[object, ...] = (value, value)
+    elif isinstance(value, tuple | list):
+        pair = tuple(value)
+    else:
+        pair = ()
+    if len(pair) != 2 or not all(_is_int(v) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    for v in pair:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        if v < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair[0], pair[1]
+    h, w = int(pair[0]), int(pair[1])  # type: ignore[call-overload]
+    if h < minimum or w < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return h, w
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _check(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         raise ValueError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")

@@ -106,3 +106,32 @@ def edge_magnitude(image: FloatArray) -> FloatArray:
 
 
 # --8<-- [end:apply-kernel]
+
+
+# --8<-- [start:multichannel]
+def multichannel_feature_map(
+    rgb: FloatArray, weight: FloatArray, bias: float = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    """One 3-channel filter on an RGB image, split into its per-channel parts.
+
+    rgb (H, W, 3) and weight (3, k, k) (one k x k slice per colour channel) ->
+    ``(partials, feature_map)``: partials (3, H, W) is each channel correlated
+    with its own slice; the feature map (H, W) is their *sum* plus the bias,
+    exactly what :func:`conv2d_forward_im2col` computes for a (1, 3, k, k)
+    filter. The channels are added, not passed through an activation; the
+    activation (e.g. ReLU) is applied to the summed map afterwards.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+    if weight.ndim != 3 or weight.shape[0] != 3:
+        raise ValueError(f"weight must have shape (3, k, k), got {weight.shape}")
+    partials = np.stack([apply_kernel(rgb[:, :, c], weight[c]) for c in range(3)])
+    pad = same_padding(weight.shape[1])
+    x = rgb.transpose(2, 0, 1)[None]  # (1, 3, H, W)
+    feature_map = conv2d_forward_im2col(x, weight[None], np.array([bias]), padding=pad)[
+        0, 0
+    ]
+    return partials, feature_map
+
+
+# --8<-- [end:multichannel]

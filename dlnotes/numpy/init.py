@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from dlnotes.numpy.conv import conv2d_backward_im2col, conv2d_forward_im2col
 from dlnotes.numpy.pool import max_pool2d_backward, max_pool2d_forward
@@ -45,8 +46,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     gain is sqrt(2) (He et al., arXiv:1502.01852); tanh's 5/3 and SELU's 3/4
     are PyTorch's values.
     """
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "conv_transpose1d")
-    linear = (*linear, "conv_transpose2d", "conv_transpose3d")
+    linear: tuple[str, ...] = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid")
+    linear += ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
@@ -160,17 +161,18 @@ def activation_scale(
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((8, channels, 16, 16))
     shape = (channels, channels, 3, 3)
+    if init not in ("xavier", "he", "small"):
+        raise ValueError(f"init must be 'xavier', 'he' or 'small', got {init!r}")
     stds = []
     for _ in range(num_layers):
         if init == "he":
             w = kaiming_normal(shape, nonlinearity="relu", rng=rng)
         elif init == "xavier":
             w = xavier_normal(shape, rng=rng)
-        elif init == "small":
-            w = rng.normal(0.0, 0.01, size=shape)
         else:
-            raise ValueError(f"init must be 'xavier', 'he' or 'small', got {init!r}")
-        x = np.maximum(conv2d_forward_im2col(x, w, padding=1), 0.0)
+            w = rng.normal(0.0, 0.01, size=shape)
+        with threadpool_limits(limits=1, user_api="blas"):  # small GEMMs
+            x = np.maximum(conv2d_forward_im2col(x, w, padding=1), 0.0)
         stds.append(float(x.std()))
     return stds
 
@@ -213,16 +215,18 @@ def _spread(w: FloatArray) -> float:
 def symmetry_experiment(
     init: Literal["identical", "random"],
     num_filters: int = 4,
-    num_steps: int = 150,
-    lr: float = 0.5,
+    num_steps: int = 80,
+    lr: float = 0.2,
+    num_train: int = 500,
     seed: int = 0,
 ) -> SymmetryRun:
     """Train conv(1->K, 3x3) -> ReLU -> maxpool 2 -> linear -> softmax on digits.
 
-    Full-batch gradient descent on 8x8 digits (``sklearn.datasets.load_digits``,
-    1000 train / 797 test), gradients from :mod:`dlnotes.numpy.conv` and
-    :mod:`dlnotes.numpy.pool`. ``init="identical"`` copies one random kernel
-    into all K filters and gives every feature map the same outgoing weights:
+    Full-batch gradient descent on 8x8 digits (``sklearn.datasets.load_digits``:
+    ``num_train`` images for training, the last 500 for testing), gradients
+    from :mod:`dlnotes.numpy.conv` and :mod:`dlnotes.numpy.pool`.
+    ``init="identical"`` copies one random kernel into all K filters and gives
+    every feature map the same outgoing weights:
     the K channels compute the same thing, receive the same gradient and stay
     copies forever. ``init="random"`` (He kernels, Xavier readout) breaks the
     symmetry, so the kernels learn different features.
@@ -234,7 +238,8 @@ def symmetry_experiment(
     digits = load_digits()
     X = digits.images[:, None] / 16.0  # (1797, 1, 8, 8), values in [0, 1]
     y = digits.target
-    X_train, y_train, X_test, y_test = X[:1000], y[:1000], X[1000:], y[1000:]
+    X_train, y_train = X[:num_train], y[:num_train]
+    X_test, y_test = X[-500:], y[-500:]
     rng = np.random.default_rng(seed)
     K = num_filters
     if init == "identical":
@@ -255,23 +260,26 @@ def symmetry_experiment(
         h, argmax = max_pool2d_forward(r, 2)  # (n, K, 4, 4)
         return a, r, h, argmax, h.reshape(len(X), -1) @ V + c
 
-    for _ in range(num_steps):
+    # Tiny matrices: BLAS threads only add synchronisation (and stall badly on a
+    # busy machine), so the experiment runs single-threaded.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(num_steps):
+            run.kernel_spread.append(_spread(w))
+            a, r, h, argmax, logits = forward(X_train)
+            loss, dlogits = _softmax_cross_entropy(logits, y_train)
+            run.loss.append(loss)
+            dV = h.reshape(len(X_train), -1).T @ dlogits
+            dh = (dlogits @ V.T).reshape(h.shape)
+            dr = max_pool2d_backward(dh, r, argmax, 2)
+            da = dr * (a > 0)  # ReLU
+            _, dw, db = conv2d_backward_im2col(da, X_train, w, padding=1)
+            w -= lr * dw
+            b -= lr * db
+            V -= lr * dV
+            c -= lr * dlogits.sum(axis=0)
         run.kernel_spread.append(_spread(w))
-        a, r, h, argmax, logits = forward(X_train)
-        loss, dlogits = _softmax_cross_entropy(logits, y_train)
-        run.loss.append(loss)
-        dV = h.reshape(len(X_train), -1).T @ dlogits
-        dh = (dlogits @ V.T).reshape(h.shape)
-        dr = max_pool2d_backward(dh, r, argmax, 2)
-        da = dr * (a > 0)  # ReLU
-        _, dw, db = conv2d_backward_im2col(da, X_train, w, padding=1)
-        w -= lr * dw
-        b -= lr * db
-        V -= lr * dV
-        c -= lr * dlogits.sum(axis=0)
-    run.kernel_spread.append(_spread(w))
-    run.kernels = w[:, 0].copy()
-    run.test_accuracy = float(np.mean(forward(X_test)[-1].argmax(1) == y_test))
+        run.kernels = w[:, 0].copy()
+        run.test_accuracy = float(np.mean(forward(X_test)[-1].argmax(1) == y_test))
     return run
 
 

@@ -177,6 +177,7 @@ def lstm_forward(
     x: (T, N, D); h0, c0: (N, H) or None (zeros). Returns ``output`` (T, N, H),
     ``(h_n, c_n)`` (each (N, H)) and the cache for :func:`lstm_backward`.
     Works in the dtype of ``x`` and the weights (float32 is about twice as fast).
+    ``output`` and the states are views of the cache: copy before editing them.
     """
     p = params
     seq_len, batch, input_size, hidden = check_recurrent_args(

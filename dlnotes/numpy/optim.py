@@ -11,8 +11,9 @@ Along eigenvector i the error is multiplied by ``1 - lr * lambda_i`` each step, 
   ``(kappa - 1) / (kappa + 1)``, ``kappa = L / mu``.
 
 :class:`SGD` reproduces ``torch.optim.SGD`` (momentum, dampening, Nesterov, weight
-decay) update for update. Momentum: Polyak (1964); PyTorch's form
-``v <- mu v + g; p <- p - lr v`` follows Sutskever et al. (2013).
+decay) update for update. Momentum: Polyak (1964). PyTorch keeps the learning rate
+outside the velocity, ``v <- mu v + g; p <- p - lr v``, unlike Sutskever et al.
+(2013), ``v <- mu v + lr g; p <- p - v``; the two agree while ``lr`` is constant.
 """
 
 from __future__ import annotations

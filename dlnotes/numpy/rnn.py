@@ -145,7 +145,8 @@ def rnn_forward(
     """Run the RNN over a sequence (unrolled in time).
 
     x: (T, N, D), h0: (N, H) or None (zeros). Returns ``output`` (T, N, H) (the
-    hidden state at every step), ``h_n`` (N, H) and the cache for the backward.
+    hidden state at every step), ``h_n`` (N, H) and the cache for the backward
+    (``output`` and ``h_n`` are views of the cache: copy before editing them).
     """
     seq_len, batch, _, hidden = check_recurrent_args(
         x, weight_ih, weight_hh, bias_ih, bias_hh, gates=1

@@ -1,7 +1,17 @@
 """The ``dlnotes`` MkDocs plugin.
 
 * publishes the vendored front-end assets (MathJax, Mermaid) so the site works offline;
-* renders the tracker's items (questions, resources, plan chapters) with their status.
+* renders the tracker's items (questions, resources, plan chapters) with their status
+  (:mod:`dlnotes.study.render`);
+* generates the 学习进度 page (``progress.md``) from the notes at every build
+  (:mod:`dlnotes.study.progress`; the same numbers as ``dlnotes progress``);
+* under ``mkdocs serve --livereload``, adds the study controls and their loopback-only
+  endpoint (:mod:`dlnotes.study.serve`).
+
+Options (``plugins: - dlnotes: {...}``): ``vendor`` (publish MathJax/Mermaid, default
+true), ``vendor_prefix``, ``tracker`` (render items and the progress page, default
+true), ``progress_page`` (``progress.md``; empty to disable), ``serve_controls``
+(default true).
 
 It never imports torch: the knowledge-base tooling stays independent of the learning
 core.
@@ -10,6 +20,7 @@ core.
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +29,138 @@ from mkdocs.config.base import Config
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
 
 from dlnotes.study.assets import AssetError, vendor_assets
+from dlnotes.study.notes import KnowledgeBase, page_topic, read_note
+from dlnotes.study.progress import progress_markdown
+from dlnotes.study.render import render_markdown
 
 log = logging.getLogger("mkdocs.plugins.dlnotes")
 
 
 class DlnotesConfig(Config):
+    vendor = c.Type(bool, default=True)
     vendor_prefix = c.Type(str, default="assets/vendor")
+    tracker = c.Type(bool, default=True)
+    progress_page = c.Type(str, default="progress.md")
+    serve_controls = c.Type(bool, default=True)
 
 
 class DlnotesPlugin(BasePlugin[DlnotesConfig]):
+    def __init__(self) -> None:
+        self._serving = False
+        self._token = ""
+        self._kb: KnowledgeBase | None = None
+        self._titles: dict[str, str] = {}
+
+    # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self._serving = command == "serve"
+        if self._serving:
+            self._token = secrets.token_urlsafe(32)
+
+    def on_config(self, config: Any) -> Any:
+        # The question anchors (`{#q-cnn-01}`) need attr_list.
+        if self.config.tracker and "attr_list" not in config.markdown_extensions:
+            config.markdown_extensions.append("attr_list")
+            config.mdx_configs.setdefault("attr_list", {})
+        return config
+
     def on_files(self, files: Files, /, *, config: Any) -> Files:
-        root = Path(config.config_file_path).parent
-        try:
-            assets = vendor_assets(root, self.config.vendor_prefix)
-        except AssetError as exc:
-            raise PluginError(str(exc)) from exc
-        for asset in assets:
-            files.append(
-                File.generated(config, asset.dest_uri, abs_src_path=str(asset.src))
-            )
-        log.debug("dlnotes: %d vendored asset files", len(assets))
+        if self.config.vendor:
+            root = Path(config.config_file_path).parent
+            try:
+                assets = vendor_assets(root, self.config.vendor_prefix)
+            except AssetError as exc:
+                raise PluginError(str(exc)) from exc
+            for asset in assets:
+                files.append(
+                    File.generated(config, asset.dest_uri, abs_src_path=str(asset.src))
+                )
+            log.debug("dlnotes: %d vendored asset files", len(assets))
+        if self.config.tracker:
+            docs = Path(config.docs_dir)
+            texts = [
+                (f.src_uri, read_note(Path(f.abs_src_path)))
+                for f in files.documentation_pages()
+                if f.abs_src_path and not f.generated_by
+            ]
+            self._kb = KnowledgeBase.from_texts(docs, texts)
+            progress = self.config.progress_page
+            if progress:
+                if files.get_file_from_path(progress) is not None:
+                    raise PluginError(
+                        f"dlnotes: {progress} is generated from the notes; "
+                        f"remove docs/{progress} (or set progress_page)"
+                    )
+                files.append(File.generated(config, progress, content="# 学习进度\n"))
         return files
+
+    def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
+        """Remember each topic folder's title in the nav, for the progress page."""
+        titles: dict[str, str] = {}
+        for item in nav.items:
+            if isinstance(item, Section):
+                pages = [p for p in _walk(item) if p.file.src_uri.count("/")]
+                for page in pages[:1]:
+                    titles.setdefault(page_topic(page.file.src_uri), item.title)
+            elif isinstance(item, Page) and "/" not in item.file.src_uri:
+                titles.setdefault("home", item.title or "首页")
+        self._titles = titles
+        return nav
+
+    def on_page_markdown(
+        self, markdown: str, /, *, page: Page, config: Any, files: Files
+    ) -> str:
+        if not self.config.tracker:
+            return markdown
+        src = page.file.src_uri
+        if src == self.config.progress_page and page.file.generated_by:
+            assert self._kb is not None
+            return progress_markdown(self._kb, titles=self._titles, page=src)
+        return render_markdown(markdown, src)
+
+    def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
+        if not (self._serving and self.config.serve_controls and self.config.tracker):
+            return output
+        if "dl-ctl" not in output:
+            return output
+        from dlnotes.study.serve import page_script
+
+        at = output.rfind("</body>")
+        if at < 0:
+            return output
+        return output[:at] + page_script(self._token) + output[at:]
+
+    def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
+        if not (self.config.serve_controls and self.config.tracker):
+            return server
+        from dlnotes.study.editor import Tracker
+        from dlnotes.study.serve import API_PATH, Endpoint, is_loopback
+
+        host, port = config.dev_addr.host, config.dev_addr.port
+        if not is_loopback(host):
+            log.warning(
+                "dlnotes: study controls disabled: mkdocs serve listens on %s, "
+                "not on a loopback address",
+                host,
+            )
+            return server
+        endpoint = Endpoint(
+            server.get_app(), Tracker(Path(config.docs_dir)), self._token, host, port
+        )
+        server.set_app(endpoint)
+        log.info("dlnotes: study controls on http://%s:%s%s", host, port, API_PATH)
+        return server
+
+
+def _walk(section: Section) -> list[Page]:
+    pages: list[Page] = []
+    for child in section.children:
+        if isinstance(child, Page):
+            pages.append(child)
+        elif isinstance(child, Section):
+            pages.extend(_walk(child))
+    return pages

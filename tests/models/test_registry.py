@@ -1,4 +1,4 @@
-"""Every registered model: stage shapes, gradients everywhere, no NaN; registry errors."""
+"""Every registered model: stage shapes, gradients, no NaN; registry errors."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def expected_stages(name: str) -> tuple[dict[str, object], int, list[tuple[int, 
         stages = [(64, 16), (128, 8), (256, 4), (512, 2), (512, 1)]
         return {"input_size": 32, "num_classes": 10}, 32, stages
     if family == "cnn":
-        return {"channels": (8, 12), "hidden_features": (20,)}, 16, [(8, 8), (12, 4)]
+        kwargs = {"channels": (8, 12), "hidden_features": (20,), "input_size": 16}
+        return kwargs, 16, [(8, 8), (12, 4)]
     raise AssertionError(f"add the expected stage shapes of family {family!r}")
 
 

@@ -1,0 +1,135 @@
+"""Render the tracked items of a page for the site (used by the MkDocs plugin).
+
+Each checkbox line is rewritten, before Markdown runs, into a status badge, the
+item's text and a control span:
+
+* a question: ``待解决``/``已解决`` badge, its text, its ID as a link to itself whose
+  ``id`` is the lower-case ID (``#q-cnn-01``; set with ``attr_list`` so MkDocs'
+  anchor validation sees it and other pages can link to it), the resolved date; the
+  answer stays the indented block below it;
+* a resource: ``未读``/``已读``/``已消化`` badge and the link;
+* a plan chapter: ``未开始``/``进行中``/``已完成`` badge and the text.
+
+The control span carries the item's kind, ID and status and, in the static site, the
+CLI command that changes it; under ``mkdocs serve`` a script turns it into buttons
+(:mod:`dlnotes.study.serve`). It is excluded from the search index.
+"""
+
+from __future__ import annotations
+
+import html
+
+from dlnotes.study.notes import (
+    QUESTION_RE,
+    TASK_RE,
+    Chapter,
+    ParsedPage,
+    Question,
+    Resource,
+    line_body,
+    line_ending,
+    parse_page,
+)
+
+BADGES: dict[str, tuple[str, str]] = {
+    "open": ("dl-open", "待解决"),
+    "resolved": ("dl-resolved", "已解决"),
+    "unread": ("dl-todo", "未读"),
+    "read": ("dl-read", "已读"),
+    "digested": ("dl-digested", "已消化"),
+    "todo": ("dl-todo", "未开始"),
+    "doing": ("dl-doing", "进行中"),
+    "done": ("dl-done", "已完成"),
+}
+
+# The command that moves an item on from its status (shown in the static site).
+NEXT_COMMAND: dict[str, str] = {
+    "open": "dlnotes resolve {id}",
+    "resolved": "dlnotes reopen {id}",
+    "unread": "dlnotes read {id}",
+    "read": "dlnotes digest {id}",
+    "digested": "dlnotes unread {id}",
+    "todo": "dlnotes plan start {id}",
+    "doing": "dlnotes plan done {id}",
+    "done": "dlnotes plan todo {id}",
+}
+
+
+def badge(status: str) -> str:
+    cls, label = BADGES[status]
+    return f'<span class="dl-badge {cls}">{label}</span>'
+
+
+def control(kind: str, item_id: str, status: str) -> str:
+    """The control span: the CLI command now, buttons under ``mkdocs serve``."""
+    command = html.escape(NEXT_COMMAND[status].format(id=item_id))
+    return (
+        f'<span class="dl-ctl" data-search-exclude data-dl-kind="{kind}" '
+        f'data-dl-id="{item_id}" data-dl-status="{status}">'
+        f'<code class="dl-cli" title="在终端运行">{command}</code></span>'
+    )
+
+
+def _prefix(body: str) -> str:
+    """Indentation and list marker of a task line, without the checkbox."""
+    m = TASK_RE.match(body)
+    assert m is not None
+    return body[: m.start("mark") - 1]
+
+
+def render_question(q: Question, body: str) -> str:
+    m = TASK_RE.match(body)
+    assert m is not None
+    qm = QUESTION_RE.match(m["rest"])
+    assert qm is not None
+    date = f' <span class="dl-date">✅ {q.resolved}</span>' if q.resolved else ""
+    return (
+        f"{_prefix(body)}{badge(q.status)} {qm['text']} "
+        f"[{q.id}](#{q.anchor}){{#{q.anchor} .dl-qid}}{date} "
+        f"{control('question', q.id, q.status)}"
+    )
+
+
+def render_resource(r: Resource, body: str) -> str:
+    m = TASK_RE.match(body)
+    assert m is not None
+    return (
+        f"{_prefix(body)}{badge(r.status)} {m['rest']} "
+        f"{control('resource', r.id, r.status)}"
+    )
+
+
+def render_chapter(c: Chapter, body: str) -> str:
+    m = TASK_RE.match(body)
+    assert m is not None
+    return (
+        f"{_prefix(body)}{badge(c.status)} {m['rest']} "
+        f"{control('chapter', c.id, c.status)}"
+    )
+
+
+def render_parsed(parsed: ParsedPage) -> str:
+    lines = list(parsed.lines)
+    items: list[tuple[int, Question | Resource | Chapter]] = [
+        *((q.line, q) for q in parsed.questions),
+        *((r.line, r) for r in parsed.resources),
+        *((c.line, c) for c in parsed.chapters),
+    ]
+    for line_no, item in items:
+        line = lines[line_no - 1]
+        body, end = line_body(line), line_ending(line)
+        if isinstance(item, Question):
+            new = render_question(item, body)
+        elif isinstance(item, Resource):
+            new = render_resource(item, body)
+        else:
+            new = render_chapter(item, body)
+        lines[line_no - 1] = new + end
+    return "".join(lines)
+
+
+def render_markdown(markdown: str, page: str) -> str:
+    """The page's Markdown with every tracked item rendered with its status."""
+    if "[" not in markdown:
+        return markdown
+    return render_parsed(parse_page(markdown, page))

@@ -1,0 +1,180 @@
+"""Fixtures for the study tracker: a small knowledge base in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SITE_CONFIG = """\
+site_name: 测试笔记
+strict: true
+validation:
+  nav:
+    omitted_files: warn
+    not_found: warn
+  links:
+    not_found: warn
+    anchors: warn
+    unrecognized_links: warn
+theme:
+  name: material
+  language: zh
+markdown_extensions:
+  - attr_list
+  - md_in_html
+  - admonition
+  - toc:
+      permalink: true
+      slugify: !!python/object/apply:pymdownx.slugs.slugify
+        kwds:
+          case: lower
+  - pymdownx.superfences
+  - pymdownx.tasklist:
+      custom_checkbox: true
+plugins:
+  - dlnotes:
+      vendor: false
+extra_css:
+  - assets/stylesheets/dlnotes.css
+"""
+
+INDEX = """\
+# 首页
+
+参数共享的疑问见 [Q-cnn-01](cnn/sharing.md#q-cnn-01)。
+
+## 学习计划
+
+- [x] 第 1 章 深度学习介绍
+- [/] 第 2 章 卷积神经网络基础知识
+- [ ] 第 3 章 卷积神经网络基本部件
+"""
+
+SHARING = """\
+# 参数共享
+
+一个卷积核在整张图上滑动，参数不变。
+
+## 疑问
+
+- [ ] 共享的是什么参数？ #Q-cnn-01
+- [x] 为什么一个卷积核对应一个特征图？ #Q-cnn-02 ✅ 2026-11-22
+
+    卷积核在每个位置做一次内积，滑过整张图就得到一张特征图。
+
+- [ ] 为什么共享参数不会影响到特征提取？ #Q-cnn-03
+
+```markdown
+- [ ] 代码块里的不是问题 #Q-cnn-99
+```
+
+## 资料
+
+- [ ] [一张图理解卷积层的参数共享 - CSDN](https://blog.csdn.net/ture_dream/article/details/53241133)
+- [/] [CS231n: Convolutional Neural Networks](https://cs231n.github.io/convolutional-networks/)
+"""
+
+
+def make_site(root: Path, *, crlf: bool = False) -> Path:
+    """A small MkDocs project (mkdocs.yml + docs/) using the dlnotes plugin."""
+    docs = root / "docs"
+    (docs / "cnn").mkdir(parents=True)
+    (docs / "assets/stylesheets").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "docs/assets/stylesheets/dlnotes.css",
+        docs / "assets/stylesheets/dlnotes.css",
+    )
+    (root / "mkdocs.yml").write_text(SITE_CONFIG, encoding="utf-8")
+    eol = "\r\n" if crlf else "\n"
+    for rel, text in (("index.md", INDEX), ("cnn/sharing.md", SHARING)):
+        (docs / rel).write_bytes(text.replace("\n", eol).encode("utf-8"))
+    return docs
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The project root of a fresh small knowledge base."""
+    make_site(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def docs(site: Path) -> Path:
+    return site / "docs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """``mkdocs serve --livereload`` of a small site on a free loopback port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "serve.log"
+        env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mkdocs",
+                "serve",
+                "--livereload",
+                "--dev-addr",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=root,
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mkdocs serve died:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/cnn/sharing/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"mkdocs serve did not start:\n{self.log.read_text()}"
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("served")
+    make_site(root)
+    server = Served(root)
+    yield server
+    server.stop()
