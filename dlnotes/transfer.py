@@ -106,9 +106,9 @@ def _under(name: str, prefixes: tuple[str, ...]) -> bool:
 def freeze(module: nn.Module, *, exclude: Iterable[str] = ()) -> nn.Module:
     """Freeze ``module`` in place, except the sub-modules named in ``exclude``.
 
-    Every parameter gets ``requires_grad=False``; every BatchNorm layer becomes a
-    ``FrozenBatchNorm*d`` that stays in eval mode (running statistics used and
-    never updated, even after ``module.train()``). Returns ``module``.
+    Every parameter gets ``requires_grad=False``; every ``nn.BatchNorm1d/2d/3d``
+    becomes a ``FrozenBatchNorm*d`` that stays in eval mode (running statistics
+    used and never updated, even after ``module.train()``). Returns ``module``.
 
     >>> freeze(net, exclude=["fc"])   # a fixed feature extractor + trainable head
     """

@@ -17,8 +17,8 @@ from dlnotes.models import create_model
 from dlnotes.transfer import (
     IMAGENET_PREPROCESSING,
     FrozenBatchNorm2d,
-    Preprocessing,
     PreprocessedModel,
+    Preprocessing,
     count_parameters,
     extract_features,
     forward_features,

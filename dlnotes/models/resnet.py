@@ -294,6 +294,8 @@ class ResNet(nn.Module):
         num_features = 512 * block.expansion
         # v2 only: the last unit's sum has no BN-ReLU yet; add one before pooling.
         self.norm = nn.BatchNorm2d(num_features) if block.preact else None
+        # The paper's 7x7 average pool at 224x224; adaptive (as in torchvision)
+        # so that any input size gives one vector per image.
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(num_features, num_classes)
         self.num_features = num_features

@@ -18,6 +18,7 @@ References: cs231n "Convolutional Neural Networks for Visual Recognition"
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -247,32 +248,98 @@ def col2im(
     (no ``np.add.at``).
     """
     KH, KW = as_pair(kernel_size, "kernel_size", 1)
-    N, C, H, W = x_shape
-    (sh, sw), (ph, pw), (dh, dw) = (
-        as_pair(stride, "stride", 1),
-        as_pair(padding, "padding", 0),
-        as_pair(dilation, "dilation", 1),
-    )
-    if out_hw is None:
-        out_hw = (
-            conv_output_size(H, KH, sh, ph, dh),
-            conv_output_size(W, KW, sw, pw, dw),
-        )
-    OH, OW = out_hw
+    N, C = x_shape[0], x_shape[1]
+    OH, OW = _window_counts(x_shape, KH, KW, stride, padding, dilation, out_hw)
     if cols.shape != (N * OH * OW, KH * KW * C):
         raise ValueError(
             f"cols must have shape {(N * OH * OW, KH * KW * C)}, got {cols.shape}"
         )
     cols6 = cols.reshape(N, OH, OW, KH, KW, C)
+    return _fold(
+        lambda u, v: cols6[:, :, :, u, v, :],
+        x_shape, KH, KW, stride, padding, dilation, (OH, OW), cols.dtype,
+    )  # fmt: skip
+
+
+def col2im_matmul(
+    dout_mat: FloatArray,
+    weight: FloatArray,
+    x_shape: tuple[int, int, int, int],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    out_hw: tuple[int, int] | None = None,
+) -> FloatArray:
+    """``col2im(dout_mat @ W_mat.T)`` without building the big matrix.
+
+    dout_mat (N*OH*OW, C_out), weight (C_out, C, KH, KW) -> (N, C, H, W).
+    Column block ``(u, v)`` of ``dout_mat @ W_mat.T`` is
+    ``dout_mat @ weight[:, :, u, v]``: it is computed and added onto its
+    windows straight away, so the (N*OH*OW, KH*KW*C) matrix never exists
+    (same sums, far less memory traffic).
+    """
+    C_out, C, KH, KW = weight.shape
+    N = x_shape[0]
+    OH, OW = _window_counts(x_shape, KH, KW, stride, padding, dilation, out_hw)
+    if dout_mat.shape != (N * OH * OW, C_out):
+        raise ValueError(
+            f"dout_mat must have shape {(N * OH * OW, C_out)}, got {dout_mat.shape}"
+        )
+    return _fold(
+        lambda u, v: (dout_mat @ weight[:, :, u, v]).reshape(N, OH, OW, C),
+        x_shape, KH, KW, stride, padding, dilation, (OH, OW), dout_mat.dtype,
+    )  # fmt: skip
+
+
+def _window_counts(
+    x_shape: tuple[int, int, int, int],
+    KH: int,
+    KW: int,
+    stride: IntPair,
+    padding: IntPair,
+    dilation: IntPair,
+    out_hw: tuple[int, int] | None,
+) -> tuple[int, int]:
+    if out_hw is not None:
+        return out_hw
+    (sh, sw), (ph, pw), (dh, dw) = (
+        as_pair(stride, "stride", 1),
+        as_pair(padding, "padding", 0),
+        as_pair(dilation, "dilation", 1),
+    )
+    H, W = x_shape[2], x_shape[3]
+    return conv_output_size(H, KH, sh, ph, dh), conv_output_size(W, KW, sw, pw, dw)
+
+
+def _fold(
+    block: Callable[[int, int], FloatArray],
+    x_shape: tuple[int, int, int, int],
+    KH: int,
+    KW: int,
+    stride: IntPair,
+    padding: IntPair,
+    dilation: IntPair,
+    out_hw: tuple[int, int],
+    dtype: np.dtype,
+) -> FloatArray:
+    """Add ``block(u, v)`` (N, OH, OW, C) onto the windows of kernel offset (u, v)."""
+    N, C, H, W = x_shape
+    OH, OW = out_hw
+    (sh, sw), (ph, pw), (dh, dw) = (
+        as_pair(stride, "stride", 1),
+        as_pair(padding, "padding", 0),
+        as_pair(dilation, "dilation", 1),
+    )
     Hp = max(H + 2 * ph, sh * (OH - 1) + dh * (KH - 1) + 1)
     Wp = max(W + 2 * pw, sw * (OW - 1) + dw * (KW - 1) + 1)
-    x_pad = np.zeros((N, Hp, Wp, C), dtype=cols.dtype)
+    x_pad = np.zeros((N, Hp, Wp, C), dtype=dtype)
     for u in range(KH):
         for v in range(KW):
             h0, w0 = u * dh, v * dw
             x_pad[
                 :, h0 : h0 + sh * (OH - 1) + 1 : sh, w0 : w0 + sw * (OW - 1) + 1 : sw
-            ] += cols6[:, :, :, u, v, :]
+            ] += block(u, v)
     return np.ascontiguousarray(
         x_pad[:, ph : ph + H, pw : pw + W, :].transpose(0, 3, 1, 2)
     )
@@ -341,7 +408,8 @@ def conv2d_backward_im2col(
 
     With ``out = cols @ W_mat``: ``dW_mat = cols.T @ dout_mat`` (every position
     votes for the shared filter) and ``dcols = dout_mat @ W_mat.T``, which
-    :func:`col2im` folds back onto the overlapping windows of ``x``.
+    :func:`col2im` folds back onto the overlapping windows of ``x``
+    (:func:`col2im_matmul` does both steps without storing ``dcols``).
     """
     g = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     if dout.shape != (g.N, g.C_out, g.OH, g.OW):
@@ -374,8 +442,8 @@ def conv2d_backward_im2col(
     cols = im2col(x, (g.KH, g.KW), g.stride, g.padding, g.dilation)
     dw_mat = cols.T @ dout_mat  # (KH*KW*C_in, C_out)
     dweight = dw_mat.reshape(g.KH, g.KW, g.C_in, g.C_out).transpose(3, 2, 0, 1)
-    dcols = dout_mat @ _weight_matrix(weight).T  # (N*OH*OW, KH*KW*C_in)
-    dx = col2im(dcols, x.shape, (g.KH, g.KW), g.stride, g.padding, g.dilation)
+    # dx = col2im(dout_mat @ W_mat.T), without the (N*OH*OW, KH*KW*C_in) matrix
+    dx = col2im_matmul(dout_mat, weight, x.shape, g.stride, g.padding, g.dilation)
     return dx, np.ascontiguousarray(dweight), dbias
 
 
@@ -420,8 +488,8 @@ def conv_transpose2d_forward_im2col(
     OW = conv_transpose_output_size(W, KW, s[1], p[1], a[1], d[1])
     dtype = np.result_type(x, weight)
     x_mat = x.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, C_in)
-    cols = x_mat @ _weight_matrix(weight.astype(dtype, copy=False)).T
-    out = col2im(cols, (N, C_out, OH, OW), (KH, KW), s, p, d, out_hw=(H, W))
+    w = weight.astype(dtype, copy=False)
+    out = col2im_matmul(x_mat, w, (N, C_out, OH, OW), s, p, d, out_hw=(H, W))
     if bias is not None:
         out += bias.astype(dtype, copy=False)[None, :, None, None]
     return out

@@ -9,6 +9,7 @@ and exit code 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -53,16 +54,19 @@ def _tracker(args: argparse.Namespace) -> Tracker:
     return Tracker(find_docs_dir(getattr(args, "docs", None)))
 
 
-def _where(docs: Path, page: str, line: int) -> str:
-    """``docs/cnn/x.md:12``, relative to the current folder when possible."""
+@functools.lru_cache(maxsize=4096)
+def _shown(docs: Path, page: str) -> str:
     path = docs / page
     try:
         shown = os.path.relpath(path)
     except ValueError:
         shown = str(path)
-    if shown.startswith("../../"):
-        shown = str(path)
-    return f"{shown}:{line}"
+    return str(path) if shown.startswith("../../") else shown
+
+
+def _where(docs: Path, page: str, line: int) -> str:
+    """``docs/cnn/x.md:12``, relative to the current folder when possible."""
+    return f"{_shown(docs, page)}:{line}"
 
 
 def _norm(text: str) -> str:

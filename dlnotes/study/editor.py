@@ -222,10 +222,10 @@ def resolve_text(
     pad = " " * (indent_width(body) + 4)
     block = [""] + [pad + line if line else "" for line in answer_lines]
     start = q.line  # 0-based index of the line after the question
-    nested = any(
-        q.line < item.line <= q.end_line
-        for item in (*parsed.questions, *parsed.resources, *parsed.chapters)
-    )
+    lines_of_items = [x.line for x in parsed.questions]
+    lines_of_items += [x.line for x in parsed.resources]
+    lines_of_items += [x.line for x in parsed.chapters]
+    nested = any(q.line < n <= q.end_line for n in lines_of_items)
     if q.end_line > q.line and not nested:  # replace the old answer
         return "".join(_replace_block(lines, start, q.end_line, block, eol))
     if start < len(lines) and not is_blank(lines[start]):
@@ -302,10 +302,16 @@ def add_question_text(parsed: ParsedPage, text: str, qid: str) -> str:
             if not is_blank(lines[k]):
                 last = k
         prev = line_body(lines[last])
-        directly = last != heading.line - 1 and bool(TASK_RE.match(prev) or _bullet(prev))
+        directly = last != heading.line - 1 and bool(
+            TASK_RE.match(prev) or _bullet(prev)
+        )
     block = [item] if directly else ["", item]
     at = last + 1
-    if at < len(lines) and not is_blank(lines[at]) and not _bullet(line_body(lines[at])):
+    if (
+        at < len(lines)
+        and not is_blank(lines[at])
+        and not _bullet(line_body(lines[at]))
+    ):
         block.append("")
     return "".join(_replace_block(lines, at, at, block, eol))
 
@@ -325,8 +331,10 @@ def _signature(parsed: ParsedPage, skip: str | None) -> list[tuple[str, ...]]:
     The answer of a question whose block holds ``skip`` (a resource nested in an
     answer, say) changes with it, so it is left out.
     """
-    target = parsed.question(skip) or parsed.resource(skip) or parsed.chapter(skip)
-    line = target.line if skip and target else 0
+    line = 0
+    if skip is not None:
+        target = parsed.question(skip) or parsed.resource(skip) or parsed.chapter(skip)
+        line = target.line if target else 0
     sig: list[tuple[str, ...]] = []
     for q in parsed.questions:
         if q.id != skip:

@@ -98,6 +98,9 @@ LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\r?$)")
 BLOCK_START_RE = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)]|#|>|`{3}|~{3}|!!!|\?\?\?|===)")
 
 TEXT, CODE, COMMENT, FRONT_MATTER = 0, 1, 2, 3
+_ATTRS_RE = re.compile(r"\s*\{[^{}]*\}$")
+_BLOCK_FIRST = frozenset("-*+0123456789#>`~!?=")
+_CONTAINER_FIRST = frozenset("-*+0123456789!?=")
 
 
 def split_lines(text: str) -> list[str]:
@@ -154,7 +157,7 @@ def is_blank(line: str) -> bool:
     return not line.strip()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CodeBlock:
     """A code block the parser skipped (1-based, inclusive line numbers)."""
 
@@ -165,14 +168,14 @@ class CodeBlock:
     closed: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Heading:
     line: int
     level: int
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Question:
     """A tracked question. ``line`` is 1-based; ``end_line`` ends its answer block."""
 
@@ -206,7 +209,7 @@ class Question:
         return page_topic(self.page)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Resource:
     """A link to read: its status says whether it is unread, read or digested."""
 
@@ -225,7 +228,7 @@ class Resource:
         return page_topic(self.page)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Chapter:
     """A chapter (or outline entry) of a study plan."""
 
@@ -306,18 +309,23 @@ def classify_lines(lines: list[str]) -> tuple[list[int], list[CodeBlock]]:
     prev_blank = True
     while i < n:
         line = lines[i]
-        if is_blank(line):
+        stripped = line.lstrip()
+        if not stripped:
             prev_blank = True
             i += 1
             continue
-        ind = indent_width(line)
-        lazy = not prev_blank and not BLOCK_START_RE.match(line)
-        if not lazy:
-            while stack and ind < stack[-1]:
-                stack.pop()
+        lead = len(line) - len(line.lstrip(" \t"))
+        ind = indent_width(line) if "\t" in line[:lead] else lead
+        first = stripped[0]
+        if stack and ind < stack[-1]:
+            lazy = not prev_blank and not (
+                first in _BLOCK_FIRST and BLOCK_START_RE.match(line)
+            )
+            if not lazy:
+                while stack and ind < stack[-1]:
+                    stack.pop()
         base = stack[-1] if stack else 0
-        stripped = line.lstrip(" \t")
-        fence = FENCE_RE.match(line) if stripped[:1] in "`~" else None
+        fence = FENCE_RE.match(line) if first in "`~" else None
         if fence and not (fence["fence"][0] == "`" and "`" in fence["info"]):
             char, size = fence["fence"][0], len(fence["fence"])
             start = i
@@ -341,7 +349,7 @@ def classify_lines(lines: list[str]) -> tuple[list[int], list[CodeBlock]]:
             start = i
             last = i
             while i < n:
-                if is_blank(lines[i]):
+                if not lines[i].strip():
                     i += 1
                     continue
                 if indent_width(lines[i]) < base + 4:
@@ -354,7 +362,7 @@ def classify_lines(lines: list[str]) -> tuple[list[int], list[CodeBlock]]:
             i = last + 1
             prev_blank = False
             continue
-        if stripped.startswith("<!--"):
+        if first == "<" and stripped.startswith("<!--"):
             j = i
             rest = stripped[4:]
             while "-->" not in rest and j + 1 < n:
@@ -365,7 +373,9 @@ def classify_lines(lines: list[str]) -> tuple[list[int], list[CodeBlock]]:
             i = j + 1
             prev_blank = False
             continue
-        if LIST_ITEM_RE.match(line) or CONTAINER_RE.match(line):
+        if first in _CONTAINER_FIRST and (
+            LIST_ITEM_RE.match(line) or CONTAINER_RE.match(line)
+        ):
             stack.append(ind + 4)
         prev_blank = False
         i += 1
@@ -388,7 +398,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
         if first == "#":
             h = HEADING_RE.match(line)
             if h:
-                heading = re.sub(r"\s*\{[^{}]*\}$", "", h["text"]).rstrip("#").strip()
+                heading = _ATTRS_RE.sub("", h["text"]).rstrip("#").strip()
                 parsed.headings.append(Heading(i + 1, len(h["level"]), heading))
             continue
         if "[" not in line:
@@ -402,11 +412,13 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
             ind = indent_width(line)
             end = i
             j = i + 1
+            need = ind + 4
             while j < n:
-                if is_blank(lines[j]):
+                nxt = lines[j]
+                if not nxt.strip():
                     j += 1
                     continue
-                if indent_width(lines[j]) < ind + 4:
+                if not nxt.startswith(" " * need) and indent_width(nxt) < need:
                     break
                 end = j
                 j += 1
@@ -430,7 +442,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
         link = LINK_START_RE.match(rest)
         if link is not None:
             url = link["url"].strip("<>")
-            key = _short_hash(page, clean_url(url))
+            key = _short_hash(page, clean_url(url) if "?" in url or "#" in url else url)
             count = resource_seen.get(key, 0) + 1
             resource_seen[key] = count
             rid = f"r-{key}" if count == 1 else f"r-{key}-{count}"

@@ -33,9 +33,9 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from dlnotes.study.assets import AssetError, vendor_assets
-from dlnotes.study.notes import KnowledgeBase, page_topic, read_note
+from dlnotes.study.notes import KnowledgeBase, ParsedPage, page_topic, read_note
 from dlnotes.study.progress import progress_markdown
-from dlnotes.study.render import render_markdown
+from dlnotes.study.render import render_markdown, render_parsed
 
 log = logging.getLogger("mkdocs.plugins.dlnotes")
 
@@ -54,6 +54,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._token = ""
         self._kb: KnowledgeBase | None = None
         self._titles: dict[str, str] = {}
+        self._parsed: dict[str, ParsedPage] = {}
 
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -88,6 +89,8 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 if f.abs_src_path and not f.generated_by
             ]
             self._kb = KnowledgeBase.from_texts(docs, texts)
+            # on_page_markdown reuses these parses when the text is unchanged
+            self._parsed = {p.page: p for p in self._kb.pages}
             progress = self.config.progress_page
             if progress:
                 if files.get_file_from_path(progress) is not None:
@@ -120,6 +123,9 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         if src == self.config.progress_page and page.file.generated_by:
             assert self._kb is not None
             return progress_markdown(self._kb, titles=self._titles, page=src)
+        parsed = self._parsed.get(src)
+        if parsed is not None and "".join(parsed.lines) == markdown:
+            return render_parsed(parsed)
         return render_markdown(markdown, src)
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:

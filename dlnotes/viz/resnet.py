@@ -71,7 +71,7 @@ def cifar_params() -> Figure:
 
     rows = cifar_table()
     depths = [r.depth for r in rows]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, (ax, ax_extra) = plt.subplots(1, 2, figsize=(11, 4))
     ax.loglog(depths, [r.params_a for r in rows], "o-", label="option A (dlnotes)")
     ax.loglog(depths, [r.params_b for r in rows], "s--", label="option B (dlnotes)")
     ax.loglog(depths, [r.params_c for r in rows], "^:", label="option C (dlnotes)")
@@ -83,14 +83,29 @@ def cifar_params() -> Figure:
         markersize=10,
         label="paper, Table 6",
     )
-    ax.set_xticks(depths, [str(d) for d in depths])
-    ax.minorticks_off()
     ax.set(
         xlabel="depth 6n+2 (layers)",
         ylabel="parameters",
         title="CIFAR-10 ResNets: parameters grow linearly with depth",
     )
-    ax.grid(alpha=0.3, which="both")
     ax.legend()
+    for name, key, style, color in (
+        ("B", "params_b", "s--", "tab:orange"),
+        ("C", "params_c", "^:", "tab:green"),
+    ):
+        extra = [100 * (getattr(r, key) - r.params_a) / r.params_a for r in rows]
+        ax_extra.semilogx(
+            depths, extra, style, color=color, label=f"option {name} vs A"
+        )
+    ax_extra.set(
+        xlabel="depth 6n+2 (layers)",
+        ylabel="extra parameters (% of option A)",
+        title="Projection shortcuts: what B and C add",
+    )
+    ax_extra.legend()
+    for a in (ax, ax_extra):
+        a.set_xticks(depths, [str(d) for d in depths])
+        a.minorticks_off()
+        a.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from dlnotes.numpy.conv import (
     col2im,
+    col2im_matmul,
     conv2d_backward_im2col,
     conv2d_backward_naive,
     conv2d_forward_im2col,
@@ -251,3 +252,17 @@ def test_cs231n_demo() -> None:
     text = explain_output(demo, 1, 2, 1)
     assert text.split("=")[-1].split()[0] == str(int(demo.out[1, 2, 1]))
     assert np.array_equal(cs231n_demo().out, demo.out)  # fixed seed: deterministic
+
+
+def test_col2im_matmul_equals_col2im_of_the_product() -> None:
+    rng = np.random.default_rng(8)
+    x_shape = (2, 3, 7, 6)
+    w = rng.standard_normal((4, 3, 3, 2))
+    args = ((2, 1), (1, 0), (1, 2))
+    cols = im2col(np.zeros(x_shape), (3, 2), *args)
+    dout_mat = rng.standard_normal((cols.shape[0], 4))
+    w_mat = w.transpose(2, 3, 1, 0).reshape(-1, 4)  # rows ordered (kh, kw, c)
+    expected = col2im(dout_mat @ w_mat.T, x_shape, (3, 2), *args)
+    np.testing.assert_allclose(col2im_matmul(dout_mat, w, x_shape, *args), expected)
+    with pytest.raises(ValueError, match="dout_mat"):
+        col2im_matmul(dout_mat[1:], w, x_shape, *args)

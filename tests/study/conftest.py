@@ -30,6 +30,7 @@ validation:
 theme:
   name: material
   language: zh
+  font: false
 markdown_extensions:
   - attr_list
   - md_in_html

@@ -1,0 +1,429 @@
+"""Small, seeded experiments behind the lab notebooks (``docs/labs/*.py``).
+
+The labs are executed when the site is built, on a 2-core CPU, so every
+experiment here is sized to run in seconds: scikit-learn's 8x8 handwritten
+digits held in memory as tensors, models trained for a few hundred SGD steps,
+and gradient norms measured with one backward pass.
+
+* :func:`seed_everything` - one call that makes a lab deterministic on the CPU.
+* :func:`digits_split` / :func:`few_shot` - digits as normalised tensors, an
+  optional subset of the classes, and ``k`` labelled examples per class.
+* :func:`train_classifier` - mini-batch SGD with momentum, warm-up and a cosine
+  schedule, recording the training error of every step (:class:`History`).
+* :func:`gradient_norms` - the norm of ``dL/dW`` of every layer, input to output.
+* :func:`deep_mlp` - a deep fully connected network whose activation,
+  initialisation scale, BatchNorm and shortcuts can be switched independently.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dlnotes.numpy.types import FloatArray
+
+__all__ = [
+    "DigitsSplit",
+    "History",
+    "MLPBlock",
+    "TrainConfig",
+    "deep_mlp",
+    "digits_split",
+    "evaluate",
+    "few_shot",
+    "gradient_norms",
+    "lr_factor",
+    "seed_everything",
+    "smooth",
+    "train_classifier",
+]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+SCHEDULES = ("constant", "cosine")
+
+
+def seed_everything(
+    seed: int = 0, *, threads: int = 1, deterministic: bool = True
+) -> None:
+    """Seed torch and NumPy, fix the thread count, ask for deterministic kernels.
+
+    One intra-op thread is the default on purpose: the lab tensors are small,
+    and on a busy 2-core machine two OpenMP threads spin-waiting for each other
+    made a training step several times *slower* than one thread.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    """scikit-learn digits as normalised ``float32`` tensors, split in two.
+
+    Attributes:
+        x_train, x_test: ``(N, 1, S, S)`` images, standardised with the mean and
+            standard deviation of the training images.
+        y_train, y_test: ``(N,)`` ``int64`` labels ``0 .. len(classes) - 1``.
+        classes: the original digit of each label (``classes[label]``).
+        mean, std: the statistics used to standardise.
+    """
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    classes: tuple[int, ...]
+    mean: float
+    std: float
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def digits_split(
+    image_size: int = 8,
+    *,
+    classes: Sequence[int] | None = None,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> DigitsSplit:
+    """The 1,797 digits of ``sklearn.datasets.load_digits`` as tensors.
+
+    Images (8x8, grey values 0..16) are scaled to ``[0, 1]``, resized to
+    ``image_size`` (bilinear; 8 keeps them as they are), restricted to the digits
+    in ``classes`` (relabelled ``0 .. k-1`` in that order), split per class into
+    train and test with a seeded permutation, and standardised with the training
+    mean and standard deviation. Shapes: ``(N, 1, image_size, image_size)``.
+    """
+    from sklearn.datasets import load_digits
+
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8, got {image_size}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    chosen = tuple(range(10)) if classes is None else tuple(int(c) for c in classes)
+    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(
+        range(10)
+    ):
+        raise ValueError(f"classes must be distinct digits 0..9, got {classes!r}")
+    digits = load_digits()
+    x = torch.from_numpy(digits.images.astype(np.float32) / 16.0)[:, None]  # (N,1,8,8)
+    if image_size != 8:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear")
+    rng = np.random.default_rng(seed)
+    train_idx: list[np.ndarray] = []
+    test_idx: list[np.ndarray] = []
+    for digit in chosen:
+        idx = rng.permutation(np.flatnonzero(digits.target == digit))
+        k = round(len(idx) * test_fraction)
+        test_idx.append(idx[:k])
+        train_idx.append(idx[k:])
+    tr = torch.from_numpy(np.sort(np.concatenate(train_idx)))
+    te = torch.from_numpy(np.sort(np.concatenate(test_idx)))
+    relabel = torch.full((10,), -1, dtype=torch.int64)
+    relabel[list(chosen)] = torch.arange(len(chosen))
+    y = relabel[torch.from_numpy(digits.target.astype(np.int64))]
+    mean, std = float(x[tr].mean()), float(x[tr].std())
+    x = (x - mean) / std
+    return DigitsSplit(x[tr], y[tr], x[te], y[te], chosen, mean, std)
+
+
+def few_shot(x: Tensor, y: Tensor, per_class: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """``per_class`` examples of every label in ``y``, chosen with ``seed``.
+
+    Returns ``(x_few, y_few)`` in the original order; ValueError if a class has
+    fewer than ``per_class`` examples.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for label in torch.unique(y).tolist():
+        idx = torch.nonzero(y == label).flatten()
+        if len(idx) < per_class:
+            raise ValueError(
+                f"per_class={per_class} but class {label} has only {len(idx)} examples"
+            )
+        picked.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    index = torch.sort(torch.cat(picked)).values
+    return x[index], y[index]
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How :func:`train_classifier` trains."""
+
+    steps: int = 200  # SGD steps (mini-batches), not epochs
+    batch_size: int = 64  # examples per step, drawn with replacement
+    lr: float = 0.1  # peak learning rate (param groups are scaled alike)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4  # the ResNet paper's CIFAR value
+    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr
+    schedule: str = "cosine"  # "cosine" (decay to 0) or "constant"
+    eval_every: int = 0  # evaluate on the eval set every k steps (0: never)
+    seed: int = 0  # order of the mini-batches
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.warmup_steps < 0 or self.eval_every < 0:
+            raise ValueError("warmup_steps and eval_every must be >= 0")
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Multiplier of the peak learning rate at ``step`` (0-based).
+
+    Linear warm-up over ``warmup_steps``, then constant or a cosine decay that
+    reaches 0 after ``steps`` steps (Loshchilov & Hutter, arXiv:1608.03983).
+    """
+    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    if config.schedule == "constant":
+        return warm
+    return warm * 0.5 * (1.0 + math.cos(math.pi * step / config.steps))
+
+
+@dataclass
+class History:
+    """What one training run recorded.
+
+    Attributes:
+        name: label of the run (for legends and tables).
+        loss, error: training loss and error of every step's mini-batch.
+        eval_step, eval_error: steps (1-based) and error on the eval set.
+        diverged: the loss became NaN/inf; the run stopped there.
+        seconds: wall-clock time of the run.
+    """
+
+    name: str = ""
+    loss: list[float] = field(default_factory=list)
+    error: list[float] = field(default_factory=list)
+    eval_step: list[int] = field(default_factory=list)
+    eval_error: list[float] = field(default_factory=list)
+    diverged: bool = False
+    seconds: float = 0.0
+
+    def final_error(self, window: int = 20) -> float:
+        """Mean mini-batch training error of the last ``window`` steps (NaN if
+        the run diverged)."""
+        if self.diverged or not self.error:
+            return math.nan
+        return float(np.mean(self.error[-window:]))
+
+
+def _param_groups(model: nn.Module, params: Iterable[Any] | None) -> list[Any]:
+    if params is None:
+        return [p for p in model.parameters() if p.requires_grad]
+    return list(params)
+
+
+# --8<-- [start:train-classifier]
+def train_classifier(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    config: TrainConfig,
+    *,
+    params: Iterable[Any] | None = None,
+    x_eval: Tensor | None = None,
+    y_eval: Tensor | None = None,
+    name: str = "",
+) -> History:
+    """Train ``model`` on ``(x, y)`` with SGD + momentum; record every step.
+
+    Each step draws ``batch_size`` random examples (seeded by ``config.seed``),
+    so runs with the same config see the same batches. ``params`` may be
+    parameter groups (e.g. :func:`dlnotes.transfer.param_groups`); each group's
+    learning rate follows the schedule. A NaN/inf loss stops the run
+    (``History.diverged``).
+    """
+    groups = _param_groups(model, params)
+    opt = torch.optim.SGD(
+        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    batches = torch.Generator().manual_seed(config.seed)
+    hist = History(name)
+    start = time.perf_counter()
+    model.train()
+    for step in range(config.steps):
+        for g, base in zip(opt.param_groups, base_lrs, strict=True):
+            g["lr"] = base * lr_factor(step, config)
+        idx = torch.randint(0, len(x), (config.batch_size,), generator=batches)
+        logits = model(x[idx])  # (B, num_classes)
+        loss = F.cross_entropy(logits, y[idx])
+        if not torch.isfinite(loss):
+            hist.diverged = True
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist.loss.append(loss.item())
+        hist.error.append((logits.argmax(1) != y[idx]).float().mean().item())
+        if config.eval_every and x_eval is not None and y_eval is not None:
+            if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+                hist.eval_step.append(step + 1)
+                hist.eval_error.append(evaluate(model, x_eval, y_eval)[1])
+    hist.seconds = time.perf_counter() - start
+    return hist
+
+
+# --8<-- [end:train-classifier]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 512
+) -> tuple[float, float]:
+    """``(mean cross-entropy, error rate)`` of ``model`` on ``(x, y)`` in eval
+    mode (BN uses its running statistics); the training flags are restored."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        total_loss, wrong = 0.0, 0
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
+            logits = model(xb)
+            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            wrong += int((logits.argmax(1) != yb).sum())
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    return total_loss / len(y), wrong / len(y)
+
+
+def smooth(values: Sequence[float], window: int = 10) -> FloatArray:
+    """Trailing moving average (the first values average what exists so far)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    v = np.asarray(values, dtype=np.float64)
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    n = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, n - window)
+    return (c[n] - c[lo]) / (n - lo)
+
+
+# ---------------------------------------------------------------------------
+# Gradients at initialisation
+# ---------------------------------------------------------------------------
+
+
+# --8<-- [start:gradient-norms]
+def gradient_norms(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    layer_types: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv2d),
+) -> dict[str, float]:
+    """``||dL/dW||`` (Frobenius norm) of every ``layer_types`` layer, in the
+    order the layers are registered (input to output for sequential models).
+
+    ``L`` is the mean cross-entropy of ``model(x)`` against ``y``, computed in
+    training mode (BatchNorm uses the batch statistics, as in training). The
+    model's gradients are cleared before and after.
+    """
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    layers = [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(m, layer_types) and getattr(m, "weight", None) is not None
+    ]
+    if not layers:
+        raise ValueError(f"model has no layer of types {layer_types}")
+    weights = [m.weight for _, m in layers]
+    grads = torch.autograd.grad(loss, weights)
+    model.zero_grad(set_to_none=True)
+    return {n: float(g.norm()) for (n, _), g in zip(layers, grads, strict=True)}
+
+
+# --8<-- [end:gradient-norms]
+
+
+# --8<-- [start:deep-mlp]
+class MLPBlock(nn.Module):
+    """``Linear -> [BN] -> activation``, optionally with an identity shortcut:
+    ``h + f(h)`` (a residual unit) instead of ``f(h)``."""
+
+    def __init__(
+        self, width: int, activation: str, *, batch_norm: bool, residual: bool
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(width, width, bias=not batch_norm)
+        self.bn = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+        self.act = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid()}[
+            activation
+        ]
+        self.residual = residual
+
+    def forward(self, h: Tensor) -> Tensor:
+        out = self.act(self.bn(self.linear(h)))  # (N, width)
+        return h + out if self.residual else out
+
+
+def deep_mlp(
+    depth: int,
+    width: int,
+    *,
+    in_features: int,
+    num_classes: int,
+    activation: str = "relu",
+    gain: float = math.sqrt(2.0),
+    batch_norm: bool = False,
+    residual: bool = False,
+) -> nn.Sequential:
+    """``depth`` Linear layers: ``Flatten -> Linear(in, width) -> act``, then
+    ``depth - 2`` :class:`MLPBlock` s, then ``Linear(width, num_classes)``.
+
+    Weights are ``N(0, gain^2 / fan_in)``, biases 0: ``gain = sqrt(2)`` is He
+    initialisation for ReLU (arXiv:1502.01852), ``gain = 1`` LeCun/Xavier-style
+    for a square layer; a gain off the right value multiplies the signal by the
+    same factor at every layer, so it shrinks or grows geometrically with depth.
+    """
+    if depth < 2:
+        raise ValueError(f"depth must be >= 2, got {depth}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not gain > 0:
+        raise ValueError(f"gain must be > 0, got {gain}")
+    first = MLPBlock(width, activation, batch_norm=batch_norm, residual=False)
+    first.linear = nn.Linear(in_features, width, bias=not batch_norm)
+    blocks = [
+        MLPBlock(width, activation, batch_norm=batch_norm, residual=residual)
+        for _ in range(depth - 2)
+    ]
+    net = nn.Sequential(nn.Flatten(), first, *blocks, nn.Linear(width, num_classes))
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=gain / math.sqrt(m.in_features))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net
+
+
+# --8<-- [end:deep-mlp]
