@@ -74,16 +74,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="run everything on the CPU with tiny sizes (checks the script only)",
+        help="run every part on the CPU with tiny sizes and no autocast "
+        "(checks the script only; the figures mean nothing)",
     )
     args = parser.parse_args(argv)
     args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if not args.parts or args.parts - {"a", "b", "c"}:
         parser.error("--parts takes a comma-separated subset of a,b,c")
     if args.smoke:
-        args.batch_size, args.image_size, args.warmup, args.steps = 2, 64, 1, 2
+        args.batch_size, args.image_size, args.warmup, args.steps = 2, 32, 1, 2
         args.rounds, args.loop_images, args.loop_epochs = 2, 4, 3
-        args.checkpoint_every_epochs, args.compile = 2, False
+        args.checkpoint_every_epochs, args.compile, args.amp = 2, False, "none"
     if args.loop_epochs < 3:
         parser.error("--loop-epochs must be >= 3 (it is compared with 2 epochs)")
     return args
