@@ -35,7 +35,7 @@ from mkdocs.structure.pages import Page
 from dlnotes.study.assets import AssetError, vendor_assets
 from dlnotes.study.notes import KnowledgeBase, ParsedPage, page_topic, read_note
 from dlnotes.study.progress import progress_markdown
-from dlnotes.study.render import render_markdown, render_parsed
+from dlnotes.study.render import render_html, render_markdown, render_parsed
 
 log = logging.getLogger("mkdocs.plugins.dlnotes")
 
@@ -127,6 +127,17 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         if parsed is not None and "".join(parsed.lines) == markdown:
             return render_parsed(parsed)
         return render_markdown(markdown, src)
+
+    def on_page_content(
+        self, html: str, /, *, page: Page, config: Any, files: Files
+    ) -> str:
+        if not self.config.tracker:
+            return html
+        html, anchors = render_html(html)
+        if anchors and page.present_anchor_ids is not None:
+            # the question anchors exist only now: tell MkDocs' anchor validation
+            page.present_anchor_ids |= anchors
+        return html
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
         if not (self._serving and self.config.serve_controls and self.config.tracker):

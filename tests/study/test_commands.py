@@ -66,10 +66,8 @@ def test_ask_resolve_reopen_round_trip(
     )
     assert code == 0
     text = page.read_text(encoding="utf-8")
-    assert (
-        "- [x] 池化层有参数吗？ #Q-cnn-04 ✅ 2026-11-22\n\n    没有：池化是固定的运算。\n"
-        in text
-    )
+    resolved = "- [x] 池化层有参数吗？ #Q-cnn-04 ✅ 2026-11-22"
+    assert f"{resolved}\n\n    没有：池化是固定的运算。\n" in text
     code, _, _ = run(capsys, "reopen", "池化层有参数")
     assert code == 0
     assert "- [ ] 池化层有参数吗？ #Q-cnn-04\n" in page.read_text(encoding="utf-8")
@@ -207,7 +205,7 @@ def test_errors_are_one_line_with_exit_code_2(
         code = main(argv)
     except SystemExit as exc:  # argparse usage errors
         code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert message in err

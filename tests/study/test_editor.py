@@ -166,7 +166,8 @@ def documents(draw: st.DrawFn) -> str:
             n_questions += 1
             qid = f"Q-t-{n_questions:02d}"
             if mark == "x":
-                line = f"{indent}- [x] {draw(TEXT)} #{qid} ✅ 2026-01-0{n_questions % 9 + 1}"
+                day = f"2026-01-0{n_questions % 9 + 1}"
+                line = f"{indent}- [x] {draw(TEXT)} #{qid} ✅ {day}"
                 if draw(st.booleans()):
                     line += f"{eol}{eol}{indent}    {draw(TEXT)}"
                 blocks.append(line)

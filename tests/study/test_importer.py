@@ -95,7 +95,7 @@ def test_seed_001_recovers_its_line_breaks(seeds_dir: Path) -> None:
     parsed = parse_page(text, "inbox/x.md")
     assert [q.text for q in parsed.questions] == ["CNN的卷积核是单层的还是多层的？"]
     assert len(parsed.resources) == 11
-    wechat = [r.url for r in parsed.resources if "weixin" in r.url][0]
+    wechat = next(r.url for r in parsed.resources if "weixin" in r.url)
     assert (
         "chksm" not in wechat and "wechat_redirect" not in wechat and "__biz=" in wechat
     )
@@ -157,7 +157,7 @@ def test_other_encodings_and_crlf_give_the_same_page(
         raw = text.replace("\n", "\r\n").encode("utf-8")
     else:
         raw = text.encode(encoding)
-    decoded, used = decode_note(raw, "x")
+    _, used = decode_note(raw, "x")
     assert used == {"crlf": "utf-8"}.get(encoding, encoding)
     other = tmp_path / seed.name
     other.write_bytes(raw)

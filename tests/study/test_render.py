@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import markdown
 import pytest
 
 from dlnotes.study.notes import KnowledgeBase
 from dlnotes.study.progress import compute_progress
-from dlnotes.study.render import render_markdown
+from dlnotes.study.render import render_html, render_markdown
 
 
 def test_render_question_resource_and_chapter_lines() -> None:
@@ -22,25 +23,29 @@ def test_render_question_resource_and_chapter_lines() -> None:
         "* [ ] 第 1 章 介绍\r\n"
         "```\r\n- [ ] 代码 #Q-cnn-99\r\n```\r\n"
     )
-    out = render_markdown(md, "cnn/a.md").split("\r\n")
-    assert out[0] == (
-        '- <span class="dl-badge dl-resolved">已解决</span> 为什么？ '
-        "[Q-cnn-02](#q-cnn-02){#q-cnn-02 .dl-qid} "
+    step1 = render_markdown(md, "cnn/a.md")
+    lines = step1.split("\r\n")
+    assert lines[1:3] == ["", "    答案。"]  # the answer stays below the question
+    assert lines[6] == "- [ ] 代码 #Q-cnn-99"  # code is left alone
+    html, anchors = render_html(
+        markdown.markdown(step1, extensions=["pymdownx.superfences"])
+    )
+    assert anchors == {"q-cnn-02"}
+    assert (
+        '<li>\n<p><span class="dl-badge dl-resolved">已解决</span> 为什么？ '
+        '<a class="dl-qid" href="#q-cnn-02" id="q-cnn-02">Q-cnn-02</a> '
         '<span class="dl-date">✅ 2026-11-22</span> '
         '<span class="dl-ctl" data-search-exclude data-dl-kind="question" '
         'data-dl-id="Q-cnn-02" data-dl-status="resolved">'
-        '<code class="dl-cli" title="在终端运行">dlnotes reopen Q-cnn-02</code></span>'
-    )
-    assert out[1:3] == ["", "    答案。"]  # the answer stays below the question
-    assert out[3].startswith(
-        '    - <span class="dl-badge dl-read">已读</span> [CS231n]('
-    )
-    assert "dlnotes digest r-" in out[3]
-    assert out[4].startswith(
-        '* <span class="dl-badge dl-todo">未开始</span> 第 1 章 介绍'
-    )
-    assert "dlnotes plan start c-" in out[4]
-    assert out[6] == "- [ ] 代码 #Q-cnn-99"  # code is left alone
+        '<code class="dl-cli" title="在终端运行">dlnotes reopen Q-cnn-02</code>'
+        "</span></p>\n<p>答案。"
+    ) in html
+    assert '<span class="dl-badge dl-read">已读</span> <a href="https://cs231n' in html
+    assert "dlnotes digest r-" in html
+    assert '<span class="dl-badge dl-todo">未开始</span> 第 1 章 介绍' in html
+    assert "dlnotes plan start c-" in html
+    assert "- [ ] 代码 #Q-cnn-99" in html
+    assert "\ue000" not in html and "\ue001" not in html
 
 
 def _build(site: Path) -> subprocess.CompletedProcess[str]:

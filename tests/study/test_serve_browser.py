@@ -1,4 +1,7 @@
-"""A real browser under ``mkdocs serve``: click resolve, see the note and page change."""
+"""A real browser under ``mkdocs serve``: click resolve, see the note and page change.
+
+Marked ``browser`` (needs Debian's chromium and Playwright).
+"""
 
 from __future__ import annotations
 

@@ -6,21 +6,33 @@ window.MathJax = {
     displayMath: [["\\[", "\\]"]],
     processEscapes: true,
     processEnvironments: true,
+    // Preloaded instead of autoloaded: an autoload racing with a re-typeset
+    // leaves \boldsymbol undefined (rendered red).
+    packages: { "[+]": ["boldsymbol"] },
   },
   options: {
     ignoreHtmlClass: ".*|",
     processHtmlClass: "arithmatex|jp-RenderedLatex|jp-RenderedMarkdown|jp-MarkdownOutput",
   },
-  loader: { paths: { mathjax: new URL("../vendor/mathjax", document.currentScript.src).href } },
+  loader: {
+    load: ["[tex]/boldsymbol"],
+    paths: { mathjax: new URL("../vendor/mathjax", document.currentScript.src).href },
+  },
 };
 
-// Re-typeset after Material's instant navigation swaps the page content.
+// Re-typeset when Material swaps the page content (instant navigation). The first
+// emission is the initial page, which MathJax's start-up typesets by itself; later
+// ones wait for any typeset in flight (never two typesets at once).
 if (typeof document$ !== "undefined") {
+  let first = true;
   document$.subscribe(() => {
-    if (!window.MathJax || !MathJax.startup || !MathJax.startup.output) return;
-    MathJax.startup.output.clearCache();
-    MathJax.typesetClear();
-    MathJax.texReset();
-    MathJax.typesetPromise();
+    if (first) { first = false; return; }
+    if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) return;
+    MathJax.startup.promise = MathJax.startup.promise.then(() => {
+      MathJax.startup.output.clearCache();
+      MathJax.typesetClear();
+      MathJax.texReset();
+      return MathJax.typesetPromise();
+    });
   });
 }
