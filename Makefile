@@ -47,7 +47,7 @@ typecheck: setup
 	$(BIN)/mypy dlnotes
 
 pytest: setup browser
-	$(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
 
