@@ -41,6 +41,8 @@ __all__ = [
     "few_shot",
     "gradient_norms",
     "lr_factor",
+    "markdown_table",
+    "place_at_random",
     "seed_everything",
     "smooth",
     "train_classifier",
@@ -164,6 +166,31 @@ def few_shot(x: Tensor, y: Tensor, per_class: int, *, seed: int = 0) -> tuple[Te
         picked.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
     index = torch.sort(torch.cat(picked)).values
     return x[index], y[index]
+
+
+def place_at_random(
+    x: Tensor, canvas_size: int, *, fill: float = 0.0, seed: int = 0
+) -> Tensor:
+    """Paste each image of ``x`` ``(N, C, H, W)`` at a random position of a
+    ``canvas_size`` x ``canvas_size`` canvas filled with ``fill``.
+
+    The top-left corner of image ``i`` is drawn uniformly from
+    ``0 .. canvas_size - H`` (rows) and ``0 .. canvas_size - W`` (columns) with a
+    generator seeded by ``seed``. Returns ``(N, C, canvas_size, canvas_size)``.
+    """
+    n, c, h, w = x.shape
+    if canvas_size < max(h, w):
+        raise ValueError(f"canvas_size must be >= {max(h, w)}, got {canvas_size}")
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randint(0, canvas_size - h + 1, (n,), generator=g)
+    cols = torch.randint(0, canvas_size - w + 1, (n,), generator=g)
+    out = x.new_full((n, c, canvas_size, canvas_size), fill)
+    r = rows[:, None] + torch.arange(h)  # (N, H) canvas rows of each image
+    q = cols[:, None] + torch.arange(w)  # (N, W) canvas columns
+    batch = torch.arange(n)[:, None, None, None]
+    chans = torch.arange(c)[None, :, None, None]
+    out[batch, chans, r[:, None, :, None], q[:, None, None, :]] = x
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -314,6 +341,20 @@ def evaluate(
         for m, mode in modes.items():
             m.training = mode
     return total_loss / len(y), wrong / len(y)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table; floats are written with 3 decimals."""
+
+    def cell(v: object) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {row!r} has {len(row)} cells, header {len(header)}")
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
 
 
 def smooth(values: Sequence[float], window: int = 10) -> FloatArray:

@@ -631,9 +631,15 @@ def train(config: TrainConfig) -> TrainResult:
         config.device == "auto" and torch.cuda.is_available()
     )
     d = _init_distributed("cuda" if wants_cuda else "cpu")
+    flags = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.benchmark,
+    )
     try:
         return _train(config, d)
-    finally:
+    finally:  # global switches back as they were (train() may run in a notebook)
+        torch.use_deterministic_algorithms(flags[0])
+        torch.backends.cudnn.benchmark = flags[1]
         if d.owned:
             dist.destroy_process_group()
 

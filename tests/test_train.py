@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -405,3 +406,18 @@ def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     saved = load_training_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)
     assert saved["position"]["world_size"] == 2
     assert _same_weights(saved["model"], rank0)
+
+
+# ---------------------------------------------------------------------------
+# the GPU benchmark script
+# ---------------------------------------------------------------------------
+
+
+def test_gpu_benchmark_exits_cleanly_without_cuda(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run scripts/bench_train_gpu.py itself")
+    script = runpy.run_path(str(ROOT / "scripts" / "bench_train_gpu.py"), run_name="x")
+    assert script["main"]([]) == 0
+    assert capsys.readouterr().out.startswith("CUDA not available: skipped")

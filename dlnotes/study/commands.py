@@ -54,6 +54,16 @@ def _tracker(args: argparse.Namespace) -> Tracker:
     return Tracker(find_docs_dir(getattr(args, "docs", None)))
 
 
+def _page_arg(tracker: Tracker, page: str | None) -> str | None:
+    """A ``--page`` filter as a docs-relative page (a path to the file works too)."""
+    if not page:
+        return None
+    try:
+        return tracker.page_path(page)[0]
+    except StudyError:
+        return page.removeprefix("docs/")
+
+
 @functools.lru_cache(maxsize=4096)
 def _shown(docs: Path, page: str) -> str:
     path = docs / page
@@ -96,7 +106,7 @@ def filter_questions(
     if topic:
         items = [q for q in items if topic in (q.topic, q.section)]
     if page:
-        items = [q for q in items if q.page == page.removeprefix("docs/")]
+        items = [q for q in items if q.page == page]
     if text:
         key = _norm(text)
         items = [q for q in items if key in _norm(q.text) or key == q.id.casefold()]
@@ -107,7 +117,11 @@ def questions(args: argparse.Namespace) -> int:
     tracker = _tracker(args)
     kb = tracker.scan()
     items = filter_questions(
-        kb, status=args.status, topic=args.topic, page=args.page, text=args.text
+        kb,
+        status=args.status,
+        topic=args.topic,
+        page=_page_arg(tracker, args.page),
+        text=args.text,
     )
     if args.json:
         _print_json(
@@ -216,7 +230,7 @@ def resources(args: argparse.Namespace) -> int:
     if args.topic:
         items = [r for r in items if r.topic == args.topic]
     if args.page:
-        items = [r for r in items if r.page == args.page.removeprefix("docs/")]
+        items = [r for r in items if r.page == _page_arg(tracker, args.page)]
     if args.text:
         key = _norm(args.text)
         items = [r for r in items if key in _norm(r.title) or key in r.url.casefold()]
@@ -285,7 +299,7 @@ def plan(args: argparse.Namespace) -> int:
         return 0
     items = tracker.scan().chapters
     if args.page:
-        items = [c for c in items if c.page == args.page.removeprefix("docs/")]
+        items = [c for c in items if c.page == _page_arg(tracker, args.page)]
     if args.status and args.status != "all":
         items = [c for c in items if c.status == args.status]
     if args.grep:

@@ -797,5 +797,5 @@ def _topic_for(page: str) -> str:
 
 
 def _title(text: str, page: str) -> str:
-    m = re.search(r"^#{1,6} (.+)$", text, re.M)
+    m = re.search(r"^# (.+)$", text, re.M)
     return m[1].strip() if m else Path(page).stem

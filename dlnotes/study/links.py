@@ -93,7 +93,8 @@ def clean_url(url: str) -> str:
     )
 
 
-_CSDN_SUFFIX = re.compile(r"_[^_]*?的博客-CSDN博客(?:_.*)?$")
+# The CSDN user name may itself contain underscores when it is ASCII (``zeeq_``).
+_CSDN_SUFFIX = re.compile(r"_(?:[A-Za-z0-9_-]+|[^_]*?)的博客-CSDN博客(?:_.*)?$")
 _CSDN_PLAIN = re.compile(r"[-_ ]*CSDN博客(?:_.*)?$")
 _ZHIHU_SUFFIX = re.compile(r"\s*-\s*知乎\s*(?:\(zhihu\.com\))?\s*$")
 _DANGDANG_SUFFIX = re.compile(r"\s*-\s*当当\s*-?\s*(?:\(dangdang\.com\))?\s*$")
@@ -104,6 +105,8 @@ def clean_title(title: str) -> str:
 
     >>> clean_title("一张图理解卷积层的参数共享_格林深瞳的博客-CSDN博客_参数共享")
     '一张图理解卷积层的参数共享 - CSDN'
+    >>> clean_title("参数共享机制_zeeq_的博客-CSDN博客_参数共享机制")
+    '参数共享机制 - CSDN'
     >>> clean_title("卷积神经网络中卷积核是如何学习到特征的？ - 知乎 (zhihu.com)")
     '卷积神经网络中卷积核是如何学习到特征的？ - 知乎'
     """

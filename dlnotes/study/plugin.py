@@ -62,13 +62,6 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         if self._serving:
             self._token = secrets.token_urlsafe(32)
 
-    def on_config(self, config: Any) -> Any:
-        # The question anchors (`{#q-cnn-01}`) need attr_list.
-        if self.config.tracker and "attr_list" not in config.markdown_extensions:
-            config.markdown_extensions.append("attr_list")
-            config.mdx_configs.setdefault("attr_list", {})
-        return config
-
     def on_files(self, files: Files, /, *, config: Any) -> Files:
         if self.config.vendor:
             root = Path(config.config_file_path).parent
