@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
+from dlnotes.train_config import add_arguments as _train_arguments
+
 EXIT_USAGE = 2
 
 
@@ -192,6 +194,13 @@ COMMANDS: list[Command] = [
     Command("progress", "per-topic progress bars", _progress, f"{_STUDY}:progress"),
     Command("check", "lint the notes (file:line: message)", _check, f"{_STUDY}:check"),
     Command("import", "import raw notes as pages", _import, f"{_STUDY}:import_notes"),
+    # The training engine: torch is imported only when `dlnotes train` runs.
+    Command(
+        "train",
+        "train a model (SGD, checkpoints, --resume, torchrun)",
+        _train_arguments,
+        "dlnotes.train:run",
+    ),
 ]
 
 
@@ -199,7 +208,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> Parser:
     parser = Parser(
         prog="dlnotes",
         description="深度学习笔记: study tracker for the notes in docs/ "
-        "(questions, resources, study plans).",
+        "(questions, resources, study plans) and the training engine.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for cmd in commands:

@@ -98,6 +98,11 @@ class DigitsSplit:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def background(self) -> float:
+        """The value of a blank (0) pixel after standardisation."""
+        return -self.mean / self.std
+
 
 def digits_split(
     image_size: int = 8,
@@ -105,6 +110,8 @@ def digits_split(
     classes: Sequence[int] | None = None,
     test_fraction: float = 0.25,
     seed: int = 0,
+    mean: float | None = None,
+    std: float | None = None,
 ) -> DigitsSplit:
     """The 1,797 digits of ``sklearn.datasets.load_digits`` as tensors.
 
@@ -112,7 +119,9 @@ def digits_split(
     ``image_size`` (bilinear; 8 keeps them as they are), restricted to the digits
     in ``classes`` (relabelled ``0 .. k-1`` in that order), split per class into
     train and test with a seeded permutation, and standardised with the training
-    mean and standard deviation. Shapes: ``(N, 1, image_size, image_size)``.
+    mean and standard deviation - or with ``mean``/``std`` when given, e.g. the
+    statistics a pretrained model was trained with. Shapes:
+    ``(N, 1, image_size, image_size)``.
     """
     from sklearn.datasets import load_digits
 
@@ -142,7 +151,12 @@ def digits_split(
     relabel = torch.full((10,), -1, dtype=torch.int64)
     relabel[list(chosen)] = torch.arange(len(chosen))
     y = relabel[torch.from_numpy(digits.target.astype(np.int64))]
-    mean, std = float(x[tr].mean()), float(x[tr].std())
+    if (mean is None) != (std is None):
+        raise ValueError("mean and std must be given together")
+    if std is not None and not std > 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    if mean is None or std is None:
+        mean, std = float(x[tr].mean()), float(x[tr].std())
     x = (x - mean) / std
     return DigitsSplit(x[tr], y[tr], x[te], y[te], chosen, mean, std)
 

@@ -86,6 +86,9 @@ __all__ = [
     "train",
 ]
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask (there is no getter)
+
 CHECKPOINT_NAME = "checkpoint.pt"
 MODEL_NAME = "model.pt"
 _FORMAT = "dlnotes.train.checkpoint"
@@ -170,6 +173,7 @@ def save_atomic(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it private (0600)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
@@ -826,7 +830,8 @@ def _train(config: TrainConfig, d: _Dist) -> TrainResult:
     train_time, images_done, stopped_early = 0.0, 0, False
     net.train()
     while epoch < config.epochs:
-        if config.max_steps and step >= config.max_steps:
+        if config.max_steps and step >= config.max_steps:  # stop at an epoch end
+            save({"epoch": epoch, "batch": 0, "step": step}, sums)
             stopped_early = True
             break
         sampler.set_epoch(epoch)

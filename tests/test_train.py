@@ -221,6 +221,61 @@ def test_progress_bar_line() -> None:
     assert stream.getvalue() == "epoch 1/3 [##########] 10/10 loss 0.2500 456 img/s\n"
 
 
+def _tiny_cifar10(root: Path) -> None:
+    """CIFAR-10 in the official pickle layout, 20 training and 10 test images."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for i, name in enumerate(names):
+        n = 4 if i < 5 else 10
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {b"label_names": [f"c{i}".encode() for i in range(10)]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+
+
+def test_trains_on_cifar_and_on_an_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    _tiny_cifar10(tmp_path / "data")
+    cifar = train(
+        TrainConfig(
+            **{**TINY, "dataset": "cifar10", "batch_size": 8},
+            data_dir=str(tmp_path / "data"),
+            epochs=1,
+            out_dir=str(tmp_path / "cifar"),
+        )
+    )
+    assert cifar.step == 20 // 8 and cifar.preprocessing.input_size == (32, 32)
+    assert cifar.history[0]["test_acc"] is not None  # 10 test images evaluated
+    for k, colour in enumerate([(0, 0, 0), (255, 255, 255)]):
+        (tmp_path / "folder" / f"class{k}").mkdir(parents=True)
+        for i in range(6):
+            img = Image.new("RGB", (12 + i, 10), colour)
+            img.save(tmp_path / "folder" / f"class{k}" / f"{i}.png")
+    folder = train(
+        TrainConfig(
+            **{**TINY, "dataset": "imagefolder", "batch_size": 4},
+            data_dir=str(tmp_path / "folder"),
+            test_fraction=0.25,
+            epochs=3,
+            schedule="constant",
+            num_workers=0,
+            out_dir=str(tmp_path / "run"),
+        )
+    )
+    assert folder.step == 3 * (8 // 4)  # 8 training images, 4 held out
+    assert folder.history[-1]["test_acc"] == 1.0  # black vs white
+
+
 # ---------------------------------------------------------------------------
 # resume
 # ---------------------------------------------------------------------------
@@ -280,10 +335,13 @@ def test_killed_run_resumes_to_exactly_the_same_weights(tmp_path: Path) -> None:
     assert _without_times(resumed["history"]) == _without_times(full.history)
 
 
-def test_stop_at_max_steps_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [30, 44])  # mid-epoch, and at the epoch's end
+def test_stop_at_max_steps_then_resume(tmp_path: Path, stop: int) -> None:
+    # no epoch checkpoints: the stop itself must leave one
     config = {**TINY, "epochs": 2, "checkpoint_every_epochs": 0}
-    part = train(TrainConfig(**config, max_steps=30, out_dir=str(tmp_path / "a")))
-    assert part.stopped_early and part.step == 30 and part.history == []
+    part = train(TrainConfig(**config, max_steps=stop, out_dir=str(tmp_path / "a")))
+    assert part.stopped_early and part.step == stop
+    assert len(part.history) == stop // 44  # 44 steps per epoch
     with pytest.raises(CheckpointError, match=r"lr: 0\.05 -> 0\.1"):
         train(
             TrainConfig(
@@ -292,7 +350,7 @@ def test_stop_at_max_steps_then_resume(tmp_path: Path) -> None:
         )
     done = train(TrainConfig(**config, resume=True, out_dir=str(tmp_path / "a")))
     full = train(TrainConfig(**config, out_dir=str(tmp_path / "b")))
-    assert done.step == full.step and not done.stopped_early
+    assert done.step == full.step == 88 and not done.stopped_early
     assert _same_weights(done.model.state_dict(), full.model.state_dict())
     assert _without_times(done.history) == _without_times(full.history)
 
