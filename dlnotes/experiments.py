@@ -6,13 +6,15 @@ digits held in memory as tensors, models trained for a few hundred SGD steps,
 and gradient norms measured with one backward pass.
 
 * :func:`seed_everything` - one call that makes a lab deterministic on the CPU.
-* :func:`digits_split` / :func:`few_shot` - digits as normalised tensors, an
-  optional subset of the classes, and ``k`` labelled examples per class.
+* :func:`digits_split` / :func:`few_shot` / :func:`place_at_random` - digits as
+  normalised tensors, an optional subset of the classes, ``k`` labelled
+  examples per class, digits pasted at random places of a larger canvas.
 * :func:`train_classifier` - mini-batch SGD with momentum, warm-up and a cosine
   schedule, recording the training error of every step (:class:`History`).
 * :func:`gradient_norms` - the norm of ``dL/dW`` of every layer, input to output.
 * :func:`deep_mlp` - a deep fully connected network whose activation,
   initialisation scale, BatchNorm and shortcuts can be switched independently.
+* :func:`markdown_table` - a result table the notebooks display as Markdown.
 """
 
 from __future__ import annotations
@@ -130,8 +132,10 @@ def digits_split(
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     chosen = tuple(range(10)) if classes is None else tuple(int(c) for c in classes)
-    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(
-        range(10)
+    if (
+        not chosen
+        or len(set(chosen)) != len(chosen)
+        or not set(chosen) <= set(range(10))
     ):
         raise ValueError(f"classes must be distinct digits 0..9, got {classes!r}")
     digits = load_digits()
@@ -161,7 +165,9 @@ def digits_split(
     return DigitsSplit(x[tr], y[tr], x[te], y[te], chosen, mean, std)
 
 
-def few_shot(x: Tensor, y: Tensor, per_class: int, *, seed: int = 0) -> tuple[Tensor, Tensor]:
+def few_shot(
+    x: Tensor, y: Tensor, per_class: int, *, seed: int = 0
+) -> tuple[Tensor, Tensor]:
     """``per_class`` examples of every label in ``y``, chosen with ``seed``.
 
     Returns ``(x_few, y_few)`` in the original order; ValueError if a class has
@@ -232,7 +238,9 @@ class TrainConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+            raise ValueError(
+                f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"
+            )
         if self.warmup_steps < 0 or self.eval_every < 0:
             raise ValueError("warmup_steps and eval_every must be >= 0")
 
@@ -283,7 +291,6 @@ def _param_groups(model: nn.Module, params: Iterable[Any] | None) -> list[Any]:
     return list(params)
 
 
-# --8<-- [start:train-classifier]
 def train_classifier(
     model: nn.Module,
     x: Tensor,
@@ -326,15 +333,12 @@ def train_classifier(
         opt.step()
         hist.loss.append(loss.item())
         hist.error.append((logits.argmax(1) != y[idx]).float().mean().item())
-        if config.eval_every and x_eval is not None and y_eval is not None:
-            if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-                hist.eval_step.append(step + 1)
-                hist.eval_error.append(evaluate(model, x_eval, y_eval)[1])
+        due = (step + 1) % max(config.eval_every, 1) == 0 or step + 1 == config.steps
+        if config.eval_every and due and x_eval is not None and y_eval is not None:
+            hist.eval_step.append(step + 1)
+            hist.eval_error.append(evaluate(model, x_eval, y_eval)[1])
     hist.seconds = time.perf_counter() - start
     return hist
-
-
-# --8<-- [end:train-classifier]
 
 
 @torch.no_grad()
@@ -387,7 +391,6 @@ def smooth(values: Sequence[float], window: int = 10) -> FloatArray:
 # ---------------------------------------------------------------------------
 
 
-# --8<-- [start:gradient-norms]
 def gradient_norms(
     model: nn.Module,
     x: Tensor,
@@ -404,23 +407,18 @@ def gradient_norms(
     """
     model.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(x), y)
-    layers = [
-        (n, m)
-        for n, m in model.named_modules()
-        if isinstance(m, layer_types) and getattr(m, "weight", None) is not None
-    ]
-    if not layers:
+    weights: dict[str, Tensor] = {}
+    for name, m in model.named_modules():
+        w = getattr(m, "weight", None)
+        if isinstance(m, layer_types) and isinstance(w, Tensor):
+            weights[name] = w
+    if not weights:
         raise ValueError(f"model has no layer of types {layer_types}")
-    weights = [m.weight for _, m in layers]
-    grads = torch.autograd.grad(loss, weights)
+    grads = torch.autograd.grad(loss, list(weights.values()))
     model.zero_grad(set_to_none=True)
-    return {n: float(g.norm()) for (n, _), g in zip(layers, grads, strict=True)}
+    return {n: float(g.norm()) for n, g in zip(weights, grads, strict=True)}
 
 
-# --8<-- [end:gradient-norms]
-
-
-# --8<-- [start:deep-mlp]
 class MLPBlock(nn.Module):
     """``Linear -> [BN] -> activation``, optionally with an identity shortcut:
     ``h + f(h)`` (a residual unit) instead of ``f(h)``."""
@@ -479,6 +477,3 @@ def deep_mlp(
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return net
-
-
-# --8<-- [end:deep-mlp]

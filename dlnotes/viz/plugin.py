@@ -145,6 +145,35 @@ _NB_MATHJAX = re.compile(
 )
 
 
+_PROTECTED = re.compile(
+    r"(<pre\b.*?</pre>|<code\b.*?</code>|<script\b.*?</script>"
+    r"|<style\b.*?</style>|<[^>]+>)",
+    re.S,
+)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
+
+
+def wrap_notebook_math(html: str) -> str:
+    """Turn nbconvert's ``$...$``/``$$...$$`` into the site's arithmatex markup.
+
+    The site's MathJax only typesets ``.arithmatex`` elements (as
+    ``pymdownx.arithmatex`` writes them), so notebook Markdown math is rewritten into
+    the same form. Code, preformatted output, scripts and tags are left alone.
+    """
+
+    def text(segment: str) -> str:
+        segment = _DISPLAY_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\[{m.group(1)}\\]</span>', segment
+        )
+        return _INLINE_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>', segment
+        )
+
+    parts = _PROTECTED.split(html)
+    return "".join(p if i % 2 else text(p) for i, p in enumerate(parts))
+
+
 def fix_notebook_html(html: str, toc: list[AnchorLink]) -> str:
     """Give every heading a unique id from its text (Chinese kept) and fix the TOC."""
     from pymdownx.slugs import slugify
@@ -166,6 +195,7 @@ def fix_notebook_html(html: str, toc: list[AnchorLink]) -> str:
 
     html = _HEADING.sub(replace, html)
     html = _NB_MATHJAX.sub("", html)
+    html = wrap_notebook_math(html)
     flat: list[AnchorLink] = []
 
     def walk(items: list[AnchorLink]) -> None:

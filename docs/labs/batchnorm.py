@@ -46,19 +46,19 @@ runs = {}
 for bn in (False, True):
     for lr in LRS:
         config = TrainConfig(
-            steps=200, batch_size=32, lr=lr, schedule="constant", weight_decay=0.0
+            steps=200, batch_size=32, lr=lr, schedule="constant", weight_decay=0
         )
         seed_everything(0)
         net = cifar_plain(8, batch_norm=bn, num_classes=10, in_channels=1)
         hist = train_classifier(net, data.x_train, data.y_train, config)
-        test_err = None if hist.diverged else evaluate(net, data.x_test, data.y_test)[1]
+        test_err = evaluate(net, data.x_test, data.y_test)[1]
         runs[bn, lr] = (hist, test_err)
 
 # %% [markdown]
-# ## 训练损失曲线
+# ## 训练误差曲线
 #
-# 20 步滑动平均的训练损失（对数坐标）。一条曲线提前结束、末端画 × 的，表示损失
-# 变成了 NaN/inf——训练发散了。
+# 每一步 mini-batch 的训练误差（20 步滑动平均）。一条曲线提前结束、末端画 × 的，
+# 表示损失变成了 NaN/inf——训练发散了。
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
@@ -66,34 +66,37 @@ colors = dict(zip(LRS, ("tab:blue", "tab:orange", "tab:red"), strict=True))
 for ax, bn in zip(axes, (False, True), strict=True):
     for lr in LRS:
         hist = runs[bn, lr][0]
-        steps = range(1, len(hist.loss) + 1)
-        ax.semilogy(steps, smooth(hist.loss, 20), color=colors[lr], label=f"lr={lr}")
-        if hist.diverged:
-            ax.plot(len(hist.loss) + 1, hist.loss[-1], "x", color=colors[lr], ms=10)
+        err = 100 * smooth(hist.error, 20)
+        ax.plot(range(1, len(err) + 1), err, color=colors[lr], label=f"lr={lr}")
+        if hist.diverged and hist.loss:
+            ax.plot(len(err), err[-1], "x", color=colors[lr], ms=10, mew=2)
     ax.set_title("with BatchNorm" if bn else "without BatchNorm")
     ax.set_xlabel("SGD step")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend()
-axes[0].set_ylabel("training loss, moving average")
+axes[0].set_ylabel("training error (%), moving average")
+axes[0].set_ylim(0, 100)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## 结果
 #
-# 训练误差是最后 20 步 mini-batch 的平均；测试误差在 450 张没参与训练的图片上
-# 计算（eval 模式，BN 用训练时累积的均值和方差）。
+# 每格是“训练误差 / 测试误差”：训练误差是最后 20 步 mini-batch 的平均，测试误差
+# 在 450 张没参与训练的图片上计算（eval 模式，BN 用训练时累积的均值和方差）。
 
 # %%
-rows = []
-for lr in LRS:
-    for bn in (False, True):
-        hist, test_err = runs[bn, lr]
-        status = f"diverged at step {len(hist.loss) + 1}" if hist.diverged else "trained"
-        train = "-" if hist.diverged else f"{100 * hist.final_error():.1f}%"
-        test = "-" if test_err is None else f"{100 * test_err:.1f}%"
-        rows.append((lr, "yes" if bn else "no", train, test, status))
-Markdown(markdown_table(("lr", "BN", "train error", "test error", "status"), rows))
+def result(hist, test_err):
+    if hist.diverged:
+        return f"diverged at step {len(hist.loss) + 1}"
+    return f"{100 * hist.final_error():.1f}% / {100 * test_err:.1f}%"
+
+
+rows = [
+    (f"{lr:g}", result(*runs[False, lr]), result(*runs[True, lr])) for lr in LRS
+]
+header = ("lr", "without BN: train / test", "with BN: train / test")
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # ## 结论

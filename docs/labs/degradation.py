@@ -20,9 +20,12 @@
 # 论文称之为 **退化（degradation）**。
 #
 # 论文的论证：深网络至少可以“复制”浅网络——多出来的层都学成恒等映射
-# \(x \mapsto x\)。既然 SGD 找不到这样的解，就在结构里**显式地**放一条恒等映射
-# （shortcut），让每组层只学残差 \(F(x) = H(x) - x\)；要逼近恒等映射，只需把
-# \(F\) 推向 0。
+# $x \mapsto x$。既然 SGD 找不到这样的解，就在结构里**显式地**放一条恒等映射
+# （shortcut），让每组层只学残差 $\mathcal{F}(x) = \mathcal{H}(x) - x$，输出
+#
+# $$y = \mathcal{F}(x, \{W_i\}) + x;$$
+#
+# 要逼近恒等映射，只需把 $\mathcal{F}$ 推向 0。
 #
 # 这个实验是图 6 的缩小版：同样的 6n+2 层 CIFAR 网络（`dlnotes.models.cifar`，
 # 三个阶段 16/32/64 个卷积核，都带 BN），一组没有 shortcut（plain），一组用
@@ -52,7 +55,7 @@ print("train", tuple(data.x_train.shape), "test", tuple(data.x_test.shape))
 # ## 训练
 #
 # 每个网络都从同一个随机种子初始化，按同样的顺序看到同样的 mini-batch：SGD
-# （momentum 0.9，weight decay \(10^{-4}\)，与论文相同），batch 32，共 200 步，
+# （momentum 0.9，weight decay 10⁻⁴，与论文相同），batch 32，共 200 步，
 # 学习率 0.1，前 20 步线性 warm-up，之后余弦衰减到 0。唯一的区别是深度和有没有
 # shortcut。
 
@@ -102,21 +105,16 @@ plt.show()
 # 误差。参数量两组完全相同（选项 A 的 shortcut 没有参数）。
 
 # %%
-rows = []
-for depth in DEPTHS:
-    _, plain_train, plain_test = runs["plain", depth]
-    _, res_train, res_test = runs["ResNet", depth]
-    rows.append(
-        (
-            depth,
-            f"{100 * plain_train:.1f}%",
-            f"{100 * res_train:.1f}%",
-            f"{100 * plain_test:.1f}%",
-            f"{100 * res_test:.1f}%",
-        )
-    )
-header = ("depth", "plain train", "ResNet train", "plain test", "ResNet test")
-Markdown(markdown_table(header, rows))
+def percent(value):
+    return f"{100 * value:.1f}%"
+
+
+rows = [
+    (f"{kind}, {split}", *(percent(runs[kind, d][col]) for d in DEPTHS))
+    for col, split in ((1, "train"), (2, "test"))
+    for kind in builders
+]
+Markdown(markdown_table(("error", *(f"depth {d}" for d in DEPTHS)), rows))
 
 # %% [markdown]
 # ## 结论

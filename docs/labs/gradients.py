@@ -13,20 +13,18 @@
 # %% [markdown]
 # # 梯度消失与梯度爆炸
 #
-# 反向传播把输出端的梯度一层层乘回去。对第 \(l\) 层的输出 \(h_l\)：
+# 反向传播把输出端的梯度一层层乘回去。对第 l 层的输出 h<sub>l</sub>：
 #
-# \[
-# \frac{\partial L}{\partial h_l}
-# = \frac{\partial L}{\partial h_L}
-#   \prod_{k=l+1}^{L} \frac{\partial h_k}{\partial h_{k-1}} .
-# \]
+# <p style="text-align: center">
+# ∂L/∂h<sub>l</sub> = ∂L/∂h<sub>L</sub> · ∏<sub>k=l+1…L</sub> ∂h<sub>k</sub>/∂h<sub>k−1</sub>
+# </p>
 #
-# 每一层的雅可比矩阵如果平均把梯度缩小一点（因子 \(<1\)），几十层乘下来就是
-# 指数级的**梯度消失**；放大一点（因子 \(>1\)）就是**梯度爆炸**。笔记里列的对策
+# 每一层的雅可比矩阵如果平均把梯度缩小一点（因子 < 1），几十层乘下来就是
+# 指数级的**梯度消失**；放大一点（因子 > 1）就是**梯度爆炸**。笔记里列的对策
 # ——数据标准化、权重初始化、BN——都是在让这个因子保持在 1 附近。
 #
 # 这里只做一次前向和一次反向：在**初始化时**（还没训练）取 256 张手写数字，算出
-# 每一层权重梯度的范数 \(\lVert \partial L / \partial W_l \rVert\)，从输入层画到
+# 每一层权重梯度的范数 ‖∂L/∂W<sub>l</sub>‖，从输入层画到
 # 输出层，纵轴取对数。计算由 `dlnotes.experiments.gradient_norms` 完成。
 
 # %%
@@ -51,7 +49,7 @@ x, y = data.x_train[:256], data.y_train[:256]  # (256, 1, 8, 8), (256,)
 # %% [markdown]
 # ## 实验一：30 层全连接网络，激活函数与初始化
 #
-# 网络是 30 个全连接层（宽 128），权重从 \(\mathcal N(0, g^2/n_\text{in})\) 初始化：
+# 网络是 30 个全连接层（宽 128），权重从 N(0, g²/n<sub>in</sub>) 初始化（n<sub>in</sub> 是输入维数）：
 #
 # - **sigmoid, g=1**：sigmoid 的导数最大只有 1/4，每层都把梯度压小——经典的梯度消失；
 # - **ReLU, g=1**：ReLU 把一半的信号置零，方差每层减半，信号和梯度整体很小；
@@ -86,19 +84,24 @@ fig.tight_layout()
 plt.show()
 
 # %%
-Markdown(
-    markdown_table(
-        ("network", "layer 1", "layer 15", "layer 30", "layer 1 / layer 30"),
-        [(k, f"{v[0]:.1e}", f"{v[14]:.1e}", f"{v[-1]:.1e}", f"{v[0] / v[-1]:.1e}")
-         for k, v in mlp_norms.items()],
-    )
-)
+def summary(norms):
+    """First, middle and last layer of each network, as a Markdown table."""
+    rows = []
+    for name, v in norms.items():
+        rows.append((name, *(f"{v[i]:.1e}" for i in (0, len(v) // 2, -1))))
+    header = ("network", "first", "middle", "last")
+    return Markdown(markdown_table(header, rows))
+
+
+summary(mlp_norms)
 
 # %% [markdown]
 # sigmoid 网络第 1 层的梯度比第 30 层小十几个数量级：前面的层几乎学不动。
-# ReLU 网络的曲线是平的，但整体高度由初始化决定——g=1 时梯度极小，g=2 时极大，
-# 学习率无论怎么选都不合适；He 初始化把它放在 1 附近。加了 BN 之后，即使初始化
-# 过大，梯度也回到了合理的范围，这就是 BN “降低对初始化的敏感度”的含义。
+# ReLU 网络的曲线大致是平的（前向的信号和反向的梯度按同一个因子缩放，在权重梯度
+# 里正好抵消），但整体高度由初始化决定——g=1 时梯度极小，g=2 时极大，同一个学习率
+# 对它们不可能都合适；He 初始化把它放在 1 附近。加了 BN 之后，即使初始化过大，
+# 梯度也回到了合理的范围，这就是 BN “降低对初始化的敏感度”的含义；不过 BN 网络
+# 的梯度从输出到输入仍有增长，实验二里会看得更清楚。
 #
 # ## 实验二：56 层 CIFAR 网络，plain、BN 与残差
 #
@@ -132,19 +135,13 @@ fig.tight_layout()
 plt.show()
 
 # %%
-Markdown(
-    markdown_table(
-        ("network", "layer 1", "layer 28", "layer 56", "layer 1 / layer 56"),
-        [(k, f"{v[0]:.1e}", f"{v[27]:.1e}", f"{v[-1]:.1e}", f"{v[0] / v[-1]:.1e}")
-         for k, v in cifar_norms.items()],
-    )
-)
+summary(cifar_norms)
 
 # %% [markdown]
 # - **plain, no BN**：He 初始化只在“无限大的特征图”上精确；在 8×8、4×4 的小特征图
 #   上，3×3 卷积有一部分落在零填充上，每层都把信号缩小一点，56 层后梯度只剩
-#   \(10^{-4}\) 量级。
-# - **ResNet, no BN**：每个残差单元输出 \(x + F(x)\)，方差逐单元累加，梯度整体
+#   10⁻⁴ 量级。
+# - **ResNet, no BN**：每个残差单元输出 x + F(x)，方差逐单元累加，梯度整体
 #   偏大，并且越靠近输出越大。
 # - **plain + BN**：梯度没有消失，反而从输出到输入增长了几个数量级——深的 BN
 #   网络在初始化时的梯度爆炸（Yang et al. 2019,
@@ -155,5 +152,5 @@ Markdown(
 # 退化“不太可能是梯度消失引起的”。上面的 plain + BN 确实没有梯度消失——但它在
 # [退化实验](../degradation/)里照样训练得更差：梯度的大小正常，不代表网络好优化。
 # 恒等 shortcut 让梯度可以不经过任何权重层直接传回前面的层，
-# \(\partial (x + F(x)) / \partial x = I + \partial F / \partial x\)，这是 ResNet
+# ∂(x + F(x))/∂x = I + ∂F/∂x，这是 ResNet
 # 好训练的另一种解释。

@@ -16,16 +16,16 @@
 # 迁移学习的设定：源任务有很多标注数据，目标任务只有很少。这里用手写数字模拟：
 #
 # - **源任务**：数字 0–4，全部训练图片（约 680 张，每张放两次）；
-# - **目标任务**：数字 5–9，**每类只有 20 张**带标签的图片，测试集 225 张。
+# - **目标任务**：数字 5–9，**每类只有 5、10 或 20 张**带标签的图片，测试集 225 张。
 #
 # 为了让任务不至于太简单，每个 8×8 的数字被贴到 16×16 画布的随机位置上：网络必须
-# 学会“数字在哪里都认得”，从 100 张图里学这个很难，而源任务上预训练过的卷积层
-# 已经学会了。
+# 学会“数字在哪里都认得”，从几十张图里学这个很难，而源任务上预训练过的卷积层
+# 已经学会了一部分。
 #
 # 比较 CS231n [迁移学习笔记](https://cs231n.github.io/transfer-learning/)里的三种
 # 做法（代码在 `dlnotes.transfer`）：
 #
-# 1. **从头训练**（scratch）：随机初始化，只用目标任务的 100 张图；
+# 1. **从头训练**（scratch）：随机初始化，只用目标任务的那几十张图；
 # 2. **固定特征提取器**（feature extractor）：冻结预训练网络（`freeze`），只训练一个
 #    新的分类层（`replace_head` / `extract_features`）；
 # 3. **微调**（fine-tuning）：换上新分类层后训练整个网络，预训练部分用更小的学习率
@@ -73,13 +73,14 @@ def on_canvas(data, x, seed):
 x_src = torch.cat([on_canvas(source, source.x_train, s) for s in (0, 1)])
 y_src = torch.cat([source.y_train, source.y_train])
 x_src_test = on_canvas(source, source.x_test, 2)
-x_tgt, y_tgt = few_shot(on_canvas(target, target.x_train, 3), target.y_train, 20)
+x_tgt_all = on_canvas(target, target.x_train, 3)  # labels taken by few_shot()
 x_tgt_test, y_tgt_test = on_canvas(target, target.x_test, 4), target.y_test
-print("source train", tuple(x_src.shape), "target train", tuple(x_tgt.shape))
-print("target test", tuple(x_tgt_test.shape))
+print("source train:", tuple(x_src.shape))
+print("target test:", tuple(x_tgt_test.shape))
 
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.3))
-for ax, img, label in zip(axes, x_tgt[::10], y_tgt[::10], strict=True):
+x_show, y_show = few_shot(x_tgt_all, target.y_train, 2)
+for ax, img, label in zip(axes, x_show, y_show, strict=True):
     ax.imshow(img[0].numpy(), cmap="gray_r")
     ax.set_title(f"digit {target.classes[label]}", fontsize=8)
     ax.axis("off")
@@ -88,9 +89,9 @@ plt.show()
 # %% [markdown]
 # ## 预训练
 #
-# 网络是 CS231n 的经典结构 `INPUT → [[CONV → RELU]*2 → POOL]*2 → FC → RELU → FC`
-# （`create_model("cnn", ...)`，32 和 64 个 3×3 卷积核，隐藏层 128），在源任务上
-# 训练 300 步。
+# 网络是 CS231n 的经典结构 `INPUT → [CONV → RELU → POOL]*2 → FC → RELU → FC`
+# （`create_model("cnn", ...)`，32 和 64 个 3×3 卷积核，隐藏层 128 个神经元），
+# 在源任务上训练 300 步。
 
 # %%
 def build_cnn():
@@ -98,6 +99,7 @@ def build_cnn():
         "cnn",
         channels=(32, 64),
         hidden_features=(128,),
+        convs_per_block=1,
         num_classes=5,
         in_channels=1,
         input_size=CANVAS,
@@ -114,82 +116,94 @@ print(f"source task (digits 0-4) test accuracy: {100 * (1 - src_err):.1f}%")
 # %% [markdown]
 # ## 三种做法
 #
-# 每种做法都训练 150 步（batch 32，学习率 0.05，weight decay \(5\times10^{-4}\)），
-# 每 10 步在目标测试集上测一次误差。特征提取器做两次：一次用最后一个隐藏层（128
-# 维）的输出，一次用卷积层的输出（64 个特征图做全局平均池化）。
+# `compare(k)` 从目标任务里每类取 `k` 张带标签的图，把三种做法各跑一遍：都训练
+# 150 步（batch 32，学习率 0.05，weight decay 5×10⁻⁴），每 10 步在目标
+# 测试集上测一次误差。特征提取器做两次：一次用最后一个隐藏层（128 维）的输出，
+# 一次用卷积层的输出（64 个特征图做全局平均池化）。
 
 # %%
 config = TrainConfig(
     steps=150, batch_size=32, lr=0.05, weight_decay=5e-4, eval_every=10
 )
-runs = {}
 
-# 1. From scratch: a new, randomly initialised network.
-seed_everything(1)
-scratch = build_cnn()
-runs["from scratch"] = scratch, train_classifier(
-    scratch, x_tgt, y_tgt, config, x_eval=x_tgt_test, y_eval=y_tgt_test
-)
 
-# 2a. Fixed feature extractor: freeze everything, train a new head on top.
-seed_everything(1)
-frozen = freeze(copy.deepcopy(pretrained))
-replace_head(frozen, 5)  # a new, trainable nn.Linear(128, 5)
-runs["features: hidden FC"] = frozen, train_classifier(
-    frozen, x_tgt, y_tgt, config, x_eval=x_tgt_test, y_eval=y_tgt_test
-)
+def compare(per_class):
+    """Train the four variants on `per_class` target labels per class."""
+    x, y = few_shot(x_tgt_all, target.y_train, per_class)
+    test = dict(x_eval=x_tgt_test, y_eval=y_tgt_test)
+    runs = {}
 
-# 2b. Features from the conv layers (64 channels, global average pooling).
-feats = extract_features(pretrained, x_tgt)  # (100, 64)
-feats_test = extract_features(pretrained, x_tgt_test)  # (225, 64)
-seed_everything(1)
-head = nn.Linear(feats.shape[1], 5)
-runs["features: conv layers"] = head, train_classifier(
-    head, feats, y_tgt, config, x_eval=feats_test, y_eval=y_tgt_test
-)
+    # 1. From scratch: a new, randomly initialised network.
+    seed_everything(1)
+    scratch = build_cnn()
+    hist = train_classifier(scratch, x, y, config, **test)
+    runs["from scratch"] = scratch, hist
 
-# 3. Fine-tuning: new head at lr, pretrained layers at 0.3 * lr.
-seed_everything(1)
-finetuned = copy.deepcopy(pretrained)
-replace_head(finetuned, 5)
-groups = param_groups(finetuned, lr=config.lr, backbone_lr_mult=0.3)
-runs["fine-tuning"] = finetuned, train_classifier(
-    finetuned, x_tgt, y_tgt, config, params=groups,
-    x_eval=x_tgt_test, y_eval=y_tgt_test,
-)
+    # 2a. Fixed feature extractor: freeze everything, train a new head on top.
+    seed_everything(1)
+    frozen = freeze(copy.deepcopy(pretrained))
+    replace_head(frozen, 5)  # a new, trainable nn.Linear(128, 5)
+    hist = train_classifier(frozen, x, y, config, **test)
+    runs["features: hidden FC"] = frozen, hist
+
+    # 2b. Features of the conv layers (64 channels, global average pooling).
+    feats = extract_features(pretrained, x)  # (5 * per_class, 64)
+    feats_test = extract_features(pretrained, x_tgt_test)  # (225, 64)
+    seed_everything(1)
+    head = nn.Linear(feats.shape[1], 5)
+    hist = train_classifier(
+        head, feats, y, config, x_eval=feats_test, y_eval=y_tgt_test
+    )
+    runs["features: conv layers"] = head, hist
+
+    # 3. Fine-tuning: new head at lr, the pretrained layers at 0.3 * lr.
+    seed_everything(1)
+    tuned = copy.deepcopy(pretrained)
+    replace_head(tuned, 5)
+    groups = param_groups(tuned, lr=config.lr, backbone_lr_mult=0.3)
+    hist = train_classifier(tuned, x, y, config, params=groups, **test)
+    runs["fine-tuning"] = tuned, hist
+    return runs
+
+
+LABELS_PER_CLASS = (5, 10, 20)
+results = {k: compare(k) for k in LABELS_PER_CLASS}
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 4))
-for name, (_, hist) in runs.items():
-    acc = [100 * (1 - e) for e in hist.eval_error]
-    ax.plot(hist.eval_step, acc, marker=".", label=name)
-ax.set_xlabel("SGD step on the target task (20 labels per class)")
-ax.set_ylabel("target test accuracy (%)")
-ax.set_title("Digits 5-9 with few labels, after pretraining on digits 0-4")
-ax.grid(alpha=0.3)
-ax.legend()
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+for ax, k in zip(axes, LABELS_PER_CLASS, strict=True):
+    for name, (_, hist) in results[k].items():
+        acc = [100 * (1 - e) for e in hist.eval_error]
+        ax.plot(hist.eval_step, acc, marker=".", label=name)
+    ax.set_title(f"{k} labels per class ({5 * k} images)")
+    ax.set_xlabel("SGD step on the target task")
+    ax.grid(alpha=0.3)
+axes[0].set_ylabel("target test accuracy (%)")
+axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
 # %%
-rows = [
-    (
-        name,
-        f"{count_parameters(model, trainable=True):,}",
-        f"{100 * (1 - hist.eval_error[-1]):.1f}%",
-    )
-    for name, (model, hist) in runs.items()
-]
-Markdown(markdown_table(("method", "trainable parameters", "test accuracy"), rows))
+rows = []
+for name, (model, _) in results[LABELS_PER_CLASS[0]].items():
+    trained = count_parameters(model, trainable=True)
+    accuracy = [1 - results[k][name][1].eval_error[-1] for k in results]
+    cells = [f"{100 * a:.1f}%" for a in accuracy]
+    rows.append((f"{name} ({trained:,})", *cells))
+header = ("method (trained params)", *(f"{k}/class" for k in LABELS_PER_CLASS))
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # ## 结论
 #
-# - **从头训练**只有 100 张图，要同时学卷积核和“位置无关”，测试准确率最低。
-# - **固定特征提取器**只训练几百个参数，便宜，但特征是为数字 0–4 学的：最后一个
-#   隐藏层的特征最“专门”，效果有限；更早的卷积层特征更通用，效果更好——这就是
-#   CS231n 说的“新数据和原数据差别大时，从更前面的层取特征”。
-# - **微调**最好：预训练的卷积层提供了好的起点，小学习率又允许它们向新任务调整。
+# - **标签越少，预训练越重要**：每类 5 张图时，从头训练几乎学不到东西，两种固定
+#   特征提取器和微调都明显更好。
+# - **固定特征提取器**只训练几百个参数，非常便宜，标签极少时最划算；但特征是为
+#   区分数字 0–4 学的，固定不变，准确率很快到顶：从每类 10 张到 20 张几乎不再
+#   提高，从头训练则追上甚至超过了它。取隐藏层还是卷积层的特征，这里差别不大
+#   （CS231n 建议新数据和原数据差别大时，从更前面的层取特征）。
+# - **微调**在标签较多时最好：预训练的卷积层提供了好的起点，较小的学习率又允许它们
+#   向新任务调整。
 #
 # 什么时候选哪种，取决于目标数据集的大小和它与源数据的相似程度（CS231n 的四种
 # 情况）。另一个要点（也是笔记里的提醒）：复用别人的预训练模型时，必须用**它训练时

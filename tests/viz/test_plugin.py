@@ -65,3 +65,17 @@ def test_chinese_notebook_headings_get_ids_and_toc_follows() -> None:
     assert 'id=""' not in out
     assert "x-mathjax-config" not in out and '<script src="">' not in out
     assert [h1.id, h2a.id, h2b.id] == ["demo", "退化实验", "退化实验_1"]
+
+
+def test_notebook_math_becomes_arithmatex_but_code_is_untouched() -> None:
+    from dlnotes.viz.plugin import wrap_notebook_math
+
+    html = (
+        "<p>残差 $y = F(x) + x$，价格 $5 和 $6</p>"
+        "<p>$$\\sum_i x_i$$</p><pre>echo $HOME $x$</pre><code>$a$</code>"
+    )
+    out = wrap_notebook_math(html)
+    assert '<span class="arithmatex">\\(y = F(x) + x\\)</span>' in out
+    assert '<span class="arithmatex">\\[\\sum_i x_i\\]</span>' in out
+    assert "$5 和 $6" in out  # not math
+    assert "<pre>echo $HOME $x$</pre>" in out and "<code>$a$</code>" in out
