@@ -1,0 +1,134 @@
+"""The site builds strictly and every page is a real note."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import DOCS, ROOT
+
+
+class _Text(HTMLParser):
+    """Collects the visible text of the article and the images it references."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.chunks: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "article":
+            self.depth += 1
+        if tag == "img" and self.depth:
+            src = dict(attrs).get("src")
+            if src:
+                self.images.append(src)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "article":
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.chunks.append(data)
+
+
+def _nav_pages() -> list[str]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *a: None)
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader)
+    pages: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, str) and node.endswith(".md"):
+            pages.append(node)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+
+    walk(config["nav"])
+    return pages
+
+
+def _html_for(site: Path, page: str) -> Path:
+    stem = page[: -len(".md")]
+    if stem == "index" or stem.endswith("/index"):
+        return site / stem.removesuffix("index") / "index.html"
+    return site / stem / "index.html"
+
+
+def test_strict_build_has_no_warnings(site_build) -> None:
+    assert site_build.returncode == 0, site_build.stderr[-4000:]
+    warnings = [
+        ln for ln in site_build.stderr.splitlines() if ln.startswith("WARNING")
+    ]
+    assert warnings == []
+
+
+# Pages the dlnotes plugin generates at build time (never on disk).
+GENERATED_PAGES = {"progress.md"}
+
+
+def test_every_docs_page_is_in_the_nav() -> None:
+    nav = set(_nav_pages())
+    on_disk = {
+        p.relative_to(DOCS).as_posix()
+        for p in DOCS.rglob("*.md")
+        if "overrides" not in p.parts
+    }
+    assert on_disk - nav == set()
+    assert nav - on_disk == GENERATED_PAGES
+    assert not on_disk & GENERATED_PAGES
+
+
+def test_every_page_is_a_real_note(site_dir: Path) -> None:
+    thin = []
+    for page in _nav_pages():
+        parser = _Text()
+        parser.feed(_html_for(site_dir, page).read_text(encoding="utf-8"))
+        text = re.sub(r"[\s\u200b]+", "", "".join(parser.chunks))
+        if len(text) < 600 or re.search(r"TODO|being written|待补充内容", text):
+            thin.append((page, len(text)))
+    assert thin == [], f"pages that are stubs or too thin to study from: {thin}"
+
+
+def test_no_page_references_a_missing_image(site_dir: Path) -> None:
+    missing = []
+    for page in _nav_pages():
+        html = _html_for(site_dir, page)
+        parser = _Text()
+        parser.feed(html.read_text(encoding="utf-8"))
+        for src in parser.images:
+            assert not src.startswith(("http://", "https://", "//")), src
+            target = (html.parent / src.split("#")[0].split("?")[0]).resolve()
+            if not target.is_file():
+                missing.append((page, src))
+    assert missing == []
+
+
+def test_sources_have_no_obsidian_embeds_or_seed_image_paths() -> None:
+    bad = []
+    for md in DOCS.rglob("*.md"):
+        for n, line in enumerate(md.read_text(encoding="utf-8").splitlines(), 1):
+            if "![[" in line or re.search(r"\]\((?:\.\./)*readme/", line):
+                bad.append(f"{md.relative_to(ROOT)}:{n}")
+    assert bad == []
+
+
+def test_offline_assets_are_served_from_the_site(site_dir: Path) -> None:
+    assert (site_dir / "assets/vendor/mathjax/tex-mml-chtml.js").stat().st_size > 100_000
+    fonts = list((site_dir / "assets/vendor/mathjax/output/chtml/fonts/woff-v2").glob("*.woff"))
+    assert len(fonts) > 10
+    assert (site_dir / "assets/vendor/mermaid/mermaid.min.js").stat().st_size > 500_000
+    index = (site_dir / "index.html").read_text(encoding="utf-8")
+    assert "fonts.googleapis.com" not in index
+    assert "assets/vendor/mathjax/tex-mml-chtml.js" in index
