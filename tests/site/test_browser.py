@@ -55,7 +55,11 @@ class Visit:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on(
             "console",
-            lambda m: self.console.append(f"{m.type}: {m.text}") if m.type == "error" else None,
+            lambda m: (
+                self.console.append(f"{m.type}: {m.text}")
+                if m.type == "error"
+                else None
+            ),
         )
         self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
         self.page.goto(f"{base_url}/{path}")
@@ -63,7 +67,8 @@ class Visit:
 
     def external(self) -> list[str]:
         return [
-            u for u in self.requests
+            u
+            for u in self.requests
             if not u.startswith((self.base, "data:", "blob:", "about:"))
         ]
 
@@ -96,7 +101,15 @@ def test_page_loads_offline_without_errors(browser, base_url: str, path: str) ->
 
 
 @pytest.mark.parametrize(
-    "path", ["cnn/arithmetic/", "math/notation/", "bn/", "labs/degradation/"]
+    "path",
+    [
+        "cnn/arithmetic/",
+        "cnn/initialization/",
+        "math/notation/",
+        "bn/",
+        "nn/backprop/",
+        "labs/degradation/",
+    ],
 )
 def test_math_is_rendered_by_local_mathjax(browser, base_url: str, path: str) -> None:  # type: ignore[no-untyped-def]
     visit = Visit(browser, base_url, path)
@@ -124,7 +137,8 @@ def test_mermaid_diagrams_render_from_local_copy(browser, base_url: str) -> None
         # element loses its source text and gains the rendered size.
         visit.page.wait_for_function(
             "() => document.querySelectorAll('div.mermaid').length > 0 && "
-            "[...document.querySelectorAll('div.mermaid')].every(d => d.offsetHeight > 40)",
+            "[...document.querySelectorAll('div.mermaid')]"
+            ".every(d => d.offsetHeight > 40)",
             timeout=20000,
         )
         assert any("/assets/vendor/mermaid/mermaid.min.js" in u for u in visit.requests)
@@ -157,12 +171,14 @@ def _search(browser, base_url: str, query: str) -> tuple[list[str], list[str]]: 
         ("参数共享", "cnn/parameter-sharing/"),
         ("迁移学习", "transfer/"),
         ("ResNet", "resnet/"),
-        ("networks", "/"),
+        ("networks", "/"),  # any page: English words are searchable too
         ("批量归一化", "bn/"),
         ("卷积核", "cnn/"),
     ],
 )
-def test_search_finds_chinese_and_english(browser, base_url: str, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_search_finds_chinese_and_english(
+    browser, base_url: str, query: str, expected: str
+) -> None:  # type: ignore[no-untyped-def]
     links, console = _search(browser, base_url, query)
     assert links, f"no result for {query!r}"
     assert any(expected in (link or "") for link in links[:5]), links[:5]

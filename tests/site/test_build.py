@@ -68,9 +68,7 @@ def _html_for(site: Path, page: str) -> Path:
 
 def test_strict_build_has_no_warnings(site_build) -> None:
     assert site_build.returncode == 0, site_build.stderr[-4000:]
-    warnings = [
-        ln for ln in site_build.stderr.splitlines() if ln.startswith("WARNING")
-    ]
+    warnings = [ln for ln in site_build.stderr.splitlines() if ln.startswith("WARNING")]
     assert warnings == []
 
 
@@ -125,8 +123,12 @@ def test_sources_have_no_obsidian_embeds_or_seed_image_paths() -> None:
 
 
 def test_offline_assets_are_served_from_the_site(site_dir: Path) -> None:
-    assert (site_dir / "assets/vendor/mathjax/tex-mml-chtml.js").stat().st_size > 100_000
-    fonts = list((site_dir / "assets/vendor/mathjax/output/chtml/fonts/woff-v2").glob("*.woff"))
+    assert (
+        site_dir / "assets/vendor/mathjax/tex-mml-chtml.js"
+    ).stat().st_size > 100_000
+    fonts = list(
+        (site_dir / "assets/vendor/mathjax/output/chtml/fonts/woff-v2").glob("*.woff")
+    )
     assert len(fonts) > 10
     assert (site_dir / "assets/vendor/mermaid/mermaid.min.js").stat().st_size > 500_000
     index = (site_dir / "index.html").read_text(encoding="utf-8")

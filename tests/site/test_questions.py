@@ -10,7 +10,8 @@ from tests.conftest import DOCS, ROOT
 
 # The form documented in docs/guide/writing-notes.md.
 QUESTION = re.compile(
-    r"^(?P<indent>\s*)[-*+] \[(?P<mark>[ xX])\] (?P<text>.+?)\s+#Q-(?P<id>[a-z][a-z0-9]*-\d{2,})"
+    r"^(?P<indent>\s*)[-*+] \[(?P<mark>[ xX])\] (?P<text>.+?)"
+    r"\s+#Q-(?P<id>[a-z][a-z0-9]*-\d{2,})"
     r"(?:\s+✅ (?P<date>\d{4}-\d{2}-\d{2}))?\s*$"
 )
 LOOSE_ID = re.compile(r"#Q-\S+")
@@ -40,7 +41,9 @@ def questions() -> list[dict[str, str]]:
                 continue
             answer = []
             for follow in lines[n:]:
-                if follow.strip() and not follow.startswith(" " * (len(m["indent"]) + 4)):
+                if follow.strip() and not follow.startswith(
+                    " " * (len(m["indent"]) + 4)
+                ):
                     break
                 answer.append(follow)
             found.append(
@@ -72,7 +75,9 @@ def test_question_ids_are_unique() -> None:
 def test_resolved_questions_have_a_date_and_an_answer() -> None:
     bad = []
     for q in questions():
-        if q.get("mark", " ").lower() == "x" and (not q["date"] or len(q["answer"]) < 20):
+        if q.get("mark", " ").lower() == "x" and (
+            not q["date"] or len(q["answer"]) < 20
+        ):
             bad.append(q["where"])
         if q.get("mark") == " " and q.get("date"):
             bad.append(q["where"])
@@ -101,7 +106,8 @@ SEED_QUESTIONS = [
 def test_seed_question_is_tracked_on_its_topic_page(text: str, page: str) -> None:
     norm = re.sub(r"\s+", "", text).lower()
     hits = [
-        q for q in questions()
+        q
+        for q in questions()
         if "id" in q and norm in re.sub(r"\s+", "", q["text"]).lower()
     ]
     assert hits, f"seed question {text!r} is not a tracked question"

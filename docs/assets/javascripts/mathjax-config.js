@@ -7,15 +7,16 @@ window.MathJax = {
     processEscapes: true,
     processEnvironments: true,
     // Preloaded instead of autoloaded: an autoload racing with a re-typeset
-    // leaves \boldsymbol undefined (rendered red).
-    packages: { "[+]": ["boldsymbol"] },
+    // leaves \boldsymbol undefined (rendered red). textmacros makes \_ and
+    // friends work inside \text{...} (e.g. \text{fan\_in}).
+    packages: { "[+]": ["boldsymbol", "textmacros"] },
   },
   options: {
     ignoreHtmlClass: ".*|",
     processHtmlClass: "arithmatex|jp-RenderedLatex|jp-RenderedMarkdown|jp-MarkdownOutput",
   },
   loader: {
-    load: ["[tex]/boldsymbol"],
+    load: ["[tex]/boldsymbol", "[tex]/textmacros"],
     paths: { mathjax: new URL("../vendor/mathjax", document.currentScript.src).href },
   },
 };
