@@ -194,6 +194,11 @@ def test_lab_page_shows_its_executed_plots(browser, base_url: str) -> None:  # t
         )
         assert sizes and all(w > 200 and h > 100 for w, h in sizes)
         assert visit.page.locator('h2[id=""], h3[id=""]').count() == 0
+        # The notebook that produced the page can be downloaded and re-run.
+        href = visit.page.locator("a.dl-nb-download").get_attribute("href")
+        assert href and href.endswith("degradation.py")
+        source = visit.page.request.get(f"{base_url}/labs/degradation/{href}")
+        assert source.ok and "# %%" in source.text()
         assert visit.external() == [] and visit.console == []
     finally:
         visit.page.close()

@@ -79,3 +79,17 @@ def test_notebook_math_becomes_arithmatex_but_code_is_untouched() -> None:
     assert '<span class="arithmatex">\\[\\sum_i x_i\\]</span>' in out
     assert "$5 和 $6" in out  # not math
     assert "<pre>echo $HOME $x$</pre>" in out and "<code>$a$</code>" in out
+
+
+def test_every_registered_figure_is_shown_on_a_page() -> None:
+    import re
+
+    from dlnotes import viz
+    from tests.conftest import DOCS
+
+    used = set()
+    for md in DOCS.rglob("*.md"):
+        used.update(
+            re.findall(r"assets/figures/([a-z0-9-]+)\.png", md.read_text("utf-8"))
+        )
+    assert set(viz.load_all()) - used == set()
