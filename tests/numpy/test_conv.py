@@ -19,6 +19,7 @@ from dlnotes.numpy.conv import (
     im2col,
 )
 from dlnotes.numpy.demo import cs231n_demo, explain_output
+from tests.numpy.gradcheck import central_difference
 
 # (N, C_in, H, W, C_out, (KH, KW), stride, padding, dilation, groups)
 CONFIGS = [
@@ -97,22 +98,6 @@ def test_naive_and_im2col_agree_on_random_configs() -> None:
             np.testing.assert_allclose(a, c, atol=1e-12)
 
 
-def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Central differences of the scalar f() w.r.t. every entry of x (in place)."""
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("impl", ["naive", "im2col"])
 def test_gradients_match_finite_differences(impl: str) -> None:
     """No torch: L = sum(out * R) so dL/dout = R; compare with central differences."""
@@ -127,9 +112,9 @@ def test_gradients_match_finite_differences(impl: str) -> None:
         return float(np.sum(FORWARD[impl](x, w, b, **kw) * R))
 
     dx, dw, db = BACKWARD[impl](R, x, w, **kw)
-    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(dw, numerical_gradient(loss, w), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(db, numerical_gradient(loss, b), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(dx, central_difference(loss, x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(dw, central_difference(loss, w), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(db, central_difference(loss, b), rtol=1e-6, atol=1e-7)
 
 
 def test_col2im_is_the_adjoint_of_im2col() -> None:

@@ -16,6 +16,7 @@ from dlnotes.numpy.lstm import (
     params_to_torch,
     sigmoid,
 )
+from tests.numpy.gradcheck import central_difference
 
 T, N, D, H = 7, 3, 4, 5
 
@@ -143,20 +144,6 @@ def test_sigmoid_is_stable_and_exact_at_the_extremes() -> None:
         sigmoid(z), torch.sigmoid(torch.tensor(z)).numpy(), rtol=1e-15, atol=0
     )
     assert sigmoid(z)[0] == 0.0 and sigmoid(z)[-1] == 1.0
-
-
-def central_difference(f, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """∂f/∂arr by central differences (no torch)."""
-    grad = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + eps
-        plus = f()
-        arr[idx] = old - eps
-        minus = f()
-        arr[idx] = old
-        grad[idx] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def test_bptt_matches_finite_differences_without_torch() -> None:

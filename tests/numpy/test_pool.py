@@ -15,6 +15,7 @@ from dlnotes.numpy.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from tests.numpy.gradcheck import central_difference
 
 
 @settings(max_examples=40, deadline=None)
@@ -108,19 +109,6 @@ def test_max_pool_ties_go_to_the_first_maximum_like_torch() -> None:
     assert dx[0, 0, 0, 0] == 1.0 and dx[0, 0, 0, 1] == 0.0
 
 
-def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:  # type: ignore[no-untyped-def]
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * eps)
-    return grad
-
-
 def test_pool_gradients_match_finite_differences() -> None:
     """No torch; distinct values so the max is differentiable at x."""
     rng = np.random.default_rng(0)
@@ -132,7 +120,7 @@ def test_pool_gradients_match_finite_differences() -> None:
 
     _, argmax = max_pool2d_forward(x, 3, 2, 1, ceil_mode=True)
     dx = max_pool2d_backward(R, x, argmax, 3, 2, 1, ceil_mode=True)
-    np.testing.assert_allclose(dx, numerical_gradient(max_loss, x), atol=1e-6)
+    np.testing.assert_allclose(dx, central_difference(max_loss, x), atol=1e-6)
 
     R2 = rng.standard_normal(avg_pool2d_forward(x, 3, 2, 1, True, False).shape)
 
@@ -140,7 +128,7 @@ def test_pool_gradients_match_finite_differences() -> None:
         return float(np.sum(avg_pool2d_forward(x, 3, 2, 1, True, False) * R2))
 
     dx = avg_pool2d_backward(R2, x, 3, 2, 1, True, False)
-    np.testing.assert_allclose(dx, numerical_gradient(avg_loss, x), atol=1e-6)
+    np.testing.assert_allclose(dx, central_difference(avg_loss, x), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from dlnotes.numpy.rnn import (
     rnn_cell_forward,
     rnn_forward,
 )
+from tests.numpy.gradcheck import central_difference
 
 T, N, D, H = 6, 3, 4, 5
 
@@ -63,20 +64,6 @@ def test_zero_initial_state_is_default_and_cell_matches_sequence() -> None:
     for t in range(T):  # the readable one-step cell, unrolled by hand
         h = rnn_cell_forward(x[t], h, w_ih, w_hh, b_ih, b_hh)
         np.testing.assert_allclose(out[t], h, atol=1e-14)
-
-
-def central_difference(f, arr: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """∂f/∂arr by central differences, no torch involved."""
-    grad = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + eps
-        plus = f()
-        arr[idx] = old - eps
-        minus = f()
-        arr[idx] = old
-        grad[idx] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def test_bptt_matches_finite_differences_without_torch() -> None:
