@@ -162,6 +162,30 @@ def _import(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topic", help="question ID topic (default: the page's folder)")
 
 
+def _run(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "page",
+        help="the page: docs path (docs/cnn/convolution.md), docs-relative path "
+        "(cnn/convolution.md) or its URL (http://127.0.0.1:8000/cnn/convolution/)",
+    )
+    _docs(p)
+    p.add_argument(
+        "--list", action="store_true", help="list the page's blocks, run nothing"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds a block may run before it is interrupted (default 60)",
+    )
+    p.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="save the figures the blocks draw as PNG files in DIR",
+    )
+
+
 _STUDY = "dlnotes.study.commands"
 
 COMMANDS: list[Command] = [
@@ -194,6 +218,12 @@ COMMANDS: list[Command] = [
     Command("progress", "per-topic progress bars", _progress, f"{_STUDY}:progress"),
     Command("check", "lint the notes (file:line: message)", _check, f"{_STUDY}:check"),
     Command("import", "import raw notes as pages", _import, f"{_STUDY}:import_notes"),
+    Command(
+        "run",
+        "run a page's python blocks in a fresh kernel (--list shows them)",
+        _run,
+        "dlnotes.study.run_command:run",
+    ),
     # The training engine: torch is imported only when `dlnotes train` runs.
     Command(
         "train",

@@ -5,13 +5,19 @@
   (:mod:`dlnotes.study.render`);
 * generates the 学习进度 page (``progress.md``) from the notes at every build
   (:mod:`dlnotes.study.progress`; the same numbers as ``dlnotes progress``);
-* under ``mkdocs serve --livereload``, adds the study controls and their loopback-only
-  endpoint (:mod:`dlnotes.study.serve`).
+* marks each runnable ``python`` block (:mod:`dlnotes.study.blocks`); under
+  ``mkdocs serve --livereload`` the page gets a Run toolbar per block, backed by one
+  Jupyter kernel per page (:mod:`dlnotes.study.kernel_pool`);
+* under ``mkdocs serve --livereload``, adds the study controls and the Run buttons
+  behind one loopback-only, origin-checked, token-protected endpoint
+  (:mod:`dlnotes.study.serve`).
 
 Options (``plugins: - dlnotes: {...}``): ``vendor`` (publish MathJax/Mermaid, default
 true), ``vendor_prefix``, ``tracker`` (render items and the progress page, default
 true), ``progress_page`` (``progress.md``; empty to disable), ``serve_controls``
-(default true).
+(default true), ``run_blocks`` (Run buttons under serve, default true),
+``run_timeout`` (seconds a block may run, 60), ``kernel_idle_timeout`` (seconds before
+an idle page kernel is shut down, 600), ``max_kernels`` (page kernels at once, 8).
 
 It never imports torch: the knowledge-base tooling stays independent of the learning
 core.
@@ -19,8 +25,11 @@ core.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import secrets
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +42,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from dlnotes.study.assets import AssetError, vendor_assets
+from dlnotes.study.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
 from dlnotes.study.notes import KnowledgeBase, ParsedPage, page_topic, read_note
 from dlnotes.study.progress import progress_markdown
 from dlnotes.study.render import render_html, render_markdown, render_parsed
@@ -46,6 +56,10 @@ class DlnotesConfig(Config):
     tracker = c.Type(bool, default=True)
     progress_page = c.Type(str, default="progress.md")
     serve_controls = c.Type(bool, default=True)
+    run_blocks = c.Type(bool, default=True)
+    run_timeout = c.Type((int, float), default=60)
+    kernel_idle_timeout = c.Type((int, float), default=600)
+    max_kernels = c.Type(int, default=8)
 
 
 class DlnotesPlugin(BasePlugin[DlnotesConfig]):
@@ -55,12 +69,22 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._kb: KnowledgeBase | None = None
         self._titles: dict[str, str] = {}
         self._parsed: dict[str, ParsedPage] = {}
+        self._blocks: dict[str, PageBlocks] = {}
+        self._pool: Any = None  # KernelPool under mkdocs serve
+        self._controls = False  # serving on a loopback address: pages get controls
 
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._serving = command == "serve"
         if self._serving:
             self._token = secrets.token_urlsafe(32)
+
+    def on_config(self, config: Any) -> Any:
+        if self._serving:
+            from dlnotes.study.serve import is_loopback
+
+            self._controls = is_loopback(config.dev_addr.host)
+        return config
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:
         if self.config.vendor:
@@ -110,16 +134,27 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: Any, files: Files
     ) -> str:
-        if not self.config.tracker:
-            return markdown
         src = page.file.src_uri
-        if src == self.config.progress_page and page.file.generated_by:
-            assert self._kb is not None
-            return progress_markdown(self._kb, titles=self._titles, page=src)
-        parsed = self._parsed.get(src)
-        if parsed is not None and "".join(parsed.lines) == markdown:
-            return render_parsed(parsed)
-        return render_markdown(markdown, src)
+        if self.config.tracker:
+            if src == self.config.progress_page and page.file.generated_by:
+                assert self._kb is not None
+                return progress_markdown(self._kb, titles=self._titles, page=src)
+            parsed = self._parsed.get(src)
+            if parsed is not None and "".join(parsed.lines) == markdown:
+                markdown = render_parsed(parsed)
+            else:
+                markdown = render_markdown(markdown, src)
+        if self.config.run_blocks and page.file.abs_src_path and "```" in markdown:
+            root = Path(config.config_file_path).parent
+            try:
+                blocks = page_blocks(Path(config.docs_dir), src, root)
+            except BlockError as exc:
+                log.warning("dlnotes: %s: %s", src, exc)
+                return markdown
+            if blocks.runnable:
+                self._blocks[src] = blocks
+                markdown = mark_runnable(markdown, blocks)
+        return markdown
 
     def on_page_content(
         self, html: str, /, *, page: Page, config: Any, files: Files
@@ -133,37 +168,75 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         return html
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
-        if not (self._serving and self.config.serve_controls and self.config.tracker):
+        if not self._serving:
             return output
-        if "dl-ctl" not in output:
+        study = self.config.serve_controls and self.config.tracker
+        study = study and self._controls and "dl-ctl" in output
+        blocks = self._blocks.get(page.file.src_uri)
+        run = None
+        if self._controls and blocks is not None and "dl-run" in output:
+            from dlnotes.study.run_ui import run_config
+
+            run = run_config(blocks, float(self.config.run_timeout))
+        at = output.rfind("</body>")
+        if at < 0 or not (study or run):
             return output
         from dlnotes.study.serve import page_script
 
-        at = output.rfind("</body>")
-        if at < 0:
-            return output
-        return output[:at] + page_script(self._token) + output[at:]
+        script = page_script(self._token, study=study, run=run)
+        return output[:at] + script + output[at:]
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
-        if not (self.config.serve_controls and self.config.tracker):
+        study = self.config.serve_controls and self.config.tracker
+        if not (study or self.config.run_blocks):
             return server
         from dlnotes.study.editor import Tracker
-        from dlnotes.study.serve import API_PATH, Endpoint, is_loopback
+        from dlnotes.study.serve import API_PATH, Endpoint, is_loopback, study_handlers
 
         host, port = config.dev_addr.host, config.dev_addr.port
         if not is_loopback(host):
             log.warning(
-                "dlnotes: study controls disabled: mkdocs serve listens on %s, "
-                "not on a loopback address",
+                "dlnotes: study controls and Run buttons disabled: mkdocs serve "
+                "listens on %s, not on a loopback address",
                 host,
             )
             return server
-        endpoint = Endpoint(
-            server.get_app(), Tracker(Path(config.docs_dir)), self._token, host, port
-        )
+        handlers = study_handlers(Tracker(Path(config.docs_dir))) if study else {}
+        if self.config.run_blocks:
+            from dlnotes.study.kernel_pool import KernelPool
+
+            self._pool = KernelPool(
+                Path(config.config_file_path).parent,
+                Path(config.docs_dir),
+                timeout=float(self.config.run_timeout),
+                idle_timeout=float(self.config.kernel_idle_timeout),
+                max_kernels=int(self.config.max_kernels),
+            )
+            handlers.update(self._pool.handlers())
+            atexit.register(self._pool.close)
+            _stop_on_sigterm()
+        endpoint = Endpoint(server.get_app(), self._token, host, port, handlers)
         server.set_app(endpoint)
-        log.info("dlnotes: study controls on http://%s:%s%s", host, port, API_PATH)
+        log.info("dlnotes: page controls on http://%s:%s%s", host, port, API_PATH)
         return server
+
+    def on_shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _stop_on_sigterm() -> None:
+    """Let ``kill`` (SIGTERM) stop ``mkdocs serve`` like Ctrl-C: kernels shut down."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _walk(section: Section) -> list[Page]:

@@ -81,16 +81,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class Refused(Exception):
+    """A request the endpoint answers with an error status and message."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
 class Endpoint:
-    """WSGI middleware: the study API in front of MkDocs' live-reload app."""
+    """WSGI middleware: the dlnotes API in front of MkDocs' live-reload app.
+
+    One security layer for every action: the study controls
+    (:func:`study_handlers`) and the Run buttons
+    (:meth:`dlnotes.study.kernel_pool.KernelPool.handlers`) only see requests that
+    passed it.
+    """
 
     def __init__(
-        self, app: WSGIApp | None, tracker: Tracker, token: str, host: str, port: int
+        self,
+        app: WSGIApp | None,
+        token: str,
+        host: str,
+        port: int,
+        handlers: dict[str, Handler],
     ) -> None:
         self.app = app
-        self.tracker = tracker
         self.token = token
         self.port = port
+        self.handlers = dict(handlers)
         # A non-loopback server gets no allowed Host at all: every request is refused.
         names = ("127.0.0.1", "localhost", "[::1]") if is_loopback(host) else ()
         self.hosts = {f"{name}:{port}" for name in names}
@@ -120,7 +142,7 @@ class Endpoint:
         """``(status code, JSON payload)`` for one API request."""
 
         def refuse(code: int, message: str) -> tuple[int, dict[str, Any]]:
-            log.warning("dlnotes: refused a study request (%d): %s", code, message)
+            log.warning("dlnotes: refused a request (%d): %s", code, message)
             return code, {"ok": False, "error": message}
 
         if environ.get("REQUEST_METHOD") != "POST":
@@ -155,44 +177,73 @@ class Endpoint:
             return refuse(400, "the body is not JSON")
         if not isinstance(data, dict):
             return refuse(400, "the body must be a JSON object")
-        action, item_id = data.get("action"), data.get("id")
-        answer = data.get("answer")
-        if action not in ACTIONS:
+        action = data.get("action")
+        handler = self.handlers.get(action) if isinstance(action, str) else None
+        if handler is None:
             return refuse(400, f"unknown action {action!r}")
-        pattern, status = ACTIONS[action]
-        if not isinstance(item_id, str) or not pattern.fullmatch(item_id):
-            return refuse(404, f"unknown ID {item_id!r}")
-        if answer is not None and not isinstance(answer, str):
-            return refuse(400, "answer must be a string")
         try:
-            if action == "resolve":
-                q = self.tracker.resolve(item_id, answer=answer or None)
-                result: dict[str, Any] = {"id": q.id, "status": q.status}
-            elif action == "reopen":
-                q = self.tracker.reopen(item_id)
-                result = {"id": q.id, "status": q.status}
-            elif pattern is RESOURCE_ID:
-                r = self.tracker.set_resource(item_id, status)
-                result = {"id": r.id, "status": r.status}
-            else:
-                c = self.tracker.set_chapter(item_id, status)
-                result = {"id": c.id, "status": c.status}
-        except NotFound as exc:
-            return refuse(404, str(exc))
-        except Ambiguous as exc:
-            return refuse(409, str(exc))
-        except StudyError as exc:
-            return refuse(409, str(exc))
-        except OSError as exc:
-            return refuse(500, f"cannot write: {exc}")
-        log.info("dlnotes: %s %s -> %s", action, item_id, result["status"])
-        return 200, {"ok": True, **result}
+            return handler(data)
+        except Refused as exc:
+            return refuse(exc.code, str(exc))
 
 
-def page_script(token: str) -> str:
-    """The ``<script>`` that turns the control spans into buttons (serve only)."""
-    config = json.dumps({"endpoint": API_PATH, "token": token})
-    return f"<script>window.__dlnotes__ = {config};\n{SCRIPT}</script>"
+def study_handlers(tracker: Tracker) -> dict[str, Handler]:
+    """The study controls: resolve/reopen questions, mark resources and chapters."""
+
+    def handler(action: str) -> Handler:
+        pattern, status = ACTIONS[action]
+
+        def handle(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            item_id, answer = data.get("id"), data.get("answer")
+            if not isinstance(item_id, str) or not pattern.fullmatch(item_id):
+                raise Refused(404, f"unknown ID {item_id!r}")
+            if answer is not None and not isinstance(answer, str):
+                raise Refused(400, "answer must be a string")
+            try:
+                if action == "resolve":
+                    q = tracker.resolve(item_id, answer=answer or None)
+                    result: dict[str, Any] = {"id": q.id, "status": q.status}
+                elif action == "reopen":
+                    q = tracker.reopen(item_id)
+                    result = {"id": q.id, "status": q.status}
+                elif pattern is RESOURCE_ID:
+                    r = tracker.set_resource(item_id, status)
+                    result = {"id": r.id, "status": r.status}
+                else:
+                    c = tracker.set_chapter(item_id, status)
+                    result = {"id": c.id, "status": c.status}
+            except NotFound as exc:
+                raise Refused(404, str(exc)) from None
+            except (Ambiguous, StudyError) as exc:
+                raise Refused(409, str(exc)) from None
+            except OSError as exc:
+                raise Refused(500, f"cannot write: {exc}") from None
+            log.info("dlnotes: %s %s -> %s", action, item_id, result["status"])
+            return 200, {"ok": True, **result}
+
+        return handle
+
+    return {action: handler(action) for action in ACTIONS}
+
+
+def page_script(
+    token: str, *, study: bool = True, run: dict[str, Any] | None = None
+) -> str:
+    """The ``<script>`` with the token and the page's controls (serve only).
+
+    ``study`` adds the tracker buttons, ``run`` (a
+    :func:`dlnotes.study.run_ui.run_config`) the Run toolbars.
+    """
+    config: dict[str, Any] = {"endpoint": API_PATH, "token": token}
+    parts = [SCRIPT] if study else []
+    if run is not None:
+        from dlnotes.study.run_ui import RUN_SCRIPT
+
+        config["run"] = run
+        parts.append(RUN_SCRIPT)
+    # "<" escaped: code in the config may contain "</script>"
+    data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+    return f"<script>window.__dlnotes__ = {data};\n{''.join(parts)}</script>"
 
 
 SCRIPT = r"""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -121,14 +123,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tmp_log() -> Path:
+    fd, name = tempfile.mkstemp(prefix="dlnotes-serve-", suffix=".log")
+    os.close(fd)
+    return Path(name)
+
+
 class Served:
     """``mkdocs serve --livereload`` of a small site on a free loopback port."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, ready: str = "/cnn/sharing/", timeout: float = 60
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "serve.log"
+        self.log = root / "serve.log" if root != ROOT else _tmp_log()
         env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [
@@ -145,12 +155,12 @@ class Served:
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mkdocs serve died:\n{self.log.read_text()}")
             try:
-                with urllib.request.urlopen(self.url + "/cnn/sharing/", timeout=2) as r:
+                with urllib.request.urlopen(self.url + ready, timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -162,9 +172,9 @@ class Served:
                 )
             time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

@@ -15,7 +15,7 @@ import pytest
 
 from dlnotes.study.editor import Tracker
 from dlnotes.study.notes import KnowledgeBase
-from dlnotes.study.serve import API_PATH, MAX_BODY, Endpoint
+from dlnotes.study.serve import API_PATH, MAX_BODY, Endpoint, study_handlers
 from tests.study.conftest import Served
 
 TOKEN = "t0ken-for-tests"
@@ -29,7 +29,9 @@ def _passthrough(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 @pytest.fixture
 def endpoint(docs: Path) -> Endpoint:
-    return Endpoint(_passthrough, Tracker(docs), TOKEN, "127.0.0.1", PORT)
+    return Endpoint(
+        _passthrough, TOKEN, "127.0.0.1", PORT, study_handlers(Tracker(docs))
+    )
 
 
 def environ(body: Any = None, **overrides: Any) -> dict[str, Any]:
@@ -141,11 +143,13 @@ def test_accepted_edits_go_through_the_editor(endpoint: Endpoint, docs: Path) ->
 
 
 def test_other_paths_pass_through_and_a_public_server_refuses_all(docs: Path) -> None:
-    ep = Endpoint(_passthrough, Tracker(docs), TOKEN, "127.0.0.1", PORT)
+    ep = Endpoint(_passthrough, TOKEN, "127.0.0.1", PORT, study_handlers(Tracker(docs)))
     seen: list[str] = []
     body = ep({"PATH_INFO": "/cnn/sharing/"}, lambda s, h: seen.append(s))
     assert (list(body), seen) == ([b"site"], ["200 OK"])
-    public = Endpoint(_passthrough, Tracker(docs), TOKEN, "0.0.0.0", PORT)
+    public = Endpoint(
+        _passthrough, TOKEN, "0.0.0.0", PORT, study_handlers(Tracker(docs))
+    )
     env = environ(
         RESOLVE, HTTP_HOST=f"0.0.0.0:{PORT}", HTTP_ORIGIN=f"http://0.0.0.0:{PORT}"
     )
