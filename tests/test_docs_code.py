@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
 from pathlib import Path
 
 import pytest
 
+from dlnotes.study.blocks import page_blocks
+from dlnotes.study.kernel import run_page
 from tests.conftest import DOCS, ROOT
 
 INCLUDE = re.compile(
@@ -112,25 +111,36 @@ def test_every_marked_section_is_used_by_a_page() -> None:
 
 
 PAGES_WITH_CODE = [p for p in pages() if python_blocks(p)]
+RUNNABLE_PAGES = [
+    p
+    for p in pages()
+    if page_blocks(DOCS, p.relative_to(DOCS).as_posix(), ROOT).runnable
+]
+
+
+def test_the_runner_sees_every_python_block() -> None:
+    """The block parser of ``dlnotes run`` agrees with this file's independent one."""
+    for md in PAGES_WITH_CODE:
+        written = [line for line, _ in python_blocks(md)]
+        found = page_blocks(DOCS, md.relative_to(DOCS).as_posix(), ROOT).blocks
+        examples = [b.line for b in found if not b.sections]
+        assert examples == written, md
 
 
 @pytest.mark.parametrize(
-    "md", PAGES_WITH_CODE, ids=lambda p: p.relative_to(DOCS).as_posix()
+    "md", RUNNABLE_PAGES, ids=lambda p: p.relative_to(DOCS).as_posix()
 )
-def test_page_python_blocks_run(md: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setitem(os.environ, "MPLBACKEND", "Agg")
-    namespace: dict[str, object] = {"__name__": "__page__"}
-    for line, code in python_blocks(md):
-        out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                exec(compile(code, f"{md.relative_to(ROOT)}:{line}", "exec"), namespace)
-        except Exception as exc:  # report which block failed
-            pytest.fail(f"{md.relative_to(ROOT)}:{line}: {type(exc).__name__}: {exc}")
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+def test_every_block_of_every_page_runs(md: Path) -> None:
+    """Each page's blocks, embedded sections included, run in order in a fresh
+    kernel: the execution path of ``dlnotes run`` and of the Run buttons."""
+    blocks = page_blocks(DOCS, md.relative_to(DOCS).as_posix(), ROOT)
+    results = run_page(blocks, ROOT, timeout=120)
+    last = results[-1]
+    if last.status != "ok":
+        detail = last.error["traceback"] if last.error else last.status
+        pytest.fail(f"{last.block.location()}: {last.status}\n{detail}")
+    assert len(results) == len(blocks.runnable)
+    # every example prints or shows something meaningful
+    for r in results:
+        if not r.block.sections:
+            assert any(e["type"] != "info" for e in r.events), r.block.location()

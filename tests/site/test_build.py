@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import DOCS, ROOT
@@ -134,3 +135,21 @@ def test_offline_assets_are_served_from_the_site(site_dir: Path) -> None:
     index = (site_dir / "index.html").read_text(encoding="utf-8")
     assert "fonts.googleapis.com" not in index
     assert "assets/vendor/mathjax/tex-mml-chtml.js" in index
+
+
+@pytest.mark.parametrize("page", ["cnn/convolution.md", "resnet/index.md"])
+def test_static_pages_mark_runnable_blocks_but_carry_no_run_controls(
+    site_dir: Path, page: str
+) -> None:
+    from dlnotes.study.blocks import page_blocks
+
+    html = _html_for(site_dir, page).read_text(encoding="utf-8")
+    runnable = page_blocks(ROOT / "docs", page, ROOT).runnable
+    markers = re.findall(r'<span class="dl-run" data-dl-block="(\d+)"', html)
+    assert [int(m) for m in markers] == [b.index for b in runnable]
+    # each marker follows its code block (the hint shows the terminal command)
+    after_code = re.findall(r'</code></pre></div>\s*<p><span class="dl-run"', html)
+    assert len(after_code) == len(markers)
+    # no endpoint, token or Run script in the static site
+    assert "window.__dlnotes__" not in html and "X-Dlnotes-Token" not in html
+    assert "dl-runner" not in html
