@@ -189,6 +189,30 @@ def test_errors_state_and_interrupt_on_the_resnet_page(page: Any, site: Served) 
     assert "NameError" in second.locator(".dl-output").inner_text()
 
 
+@pytest.mark.parametrize(
+    ("src", "url", "marker", "printed"),
+    [
+        ("cnn/feature-maps.md", "/cnn/feature-maps/", "kernel = SOBEL_Y", "kernel sum"),
+        ("resnet/index.md", "/resnet/", "cifar_plain(56)", "resnet-56: ||dL/dW||"),
+    ],
+)
+def test_page_examples_show_text_and_plots(
+    page: Any, site: Served, src: str, url: str, marker: str, printed: str
+) -> None:
+    from dlnotes.study.blocks import page_blocks
+
+    block = next(
+        b for b in page_blocks(ROOT / "docs", src, ROOT).runnable if marker in b.code
+    )
+    page.goto(site.url + url)
+    panel = run_and_wait(page, block.index)
+    assert printed in panel.locator(".dl-output").inner_text()
+    img = panel.locator(".dl-output img.dl-figure")
+    assert img.count() == 1
+    img.wait_for()
+    assert img.evaluate("i => i.complete && i.naturalWidth") > 300
+
+
 def test_no_kernel_is_left_after_the_server_stops(site: Served) -> None:
     pids = kernel_pids(site)
     assert pids, "the tests above started page kernels"
