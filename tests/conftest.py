@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +57,20 @@ def site_dir(site_build: subprocess.CompletedProcess[str]) -> Path:
     if site_build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{site_build.stderr[-6000:]}")
     return site_build.site_dir  # type: ignore[attr-defined,no-any-return]
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (the browser tests)."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: run scripts/install_browser.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -83,8 +83,8 @@ class Printer:
 
 def run(args: argparse.Namespace) -> int:
     as_file = Path(args.page).expanduser()
-    start = as_file.resolve().parent if as_file.is_file() else None
-    docs = find_docs_dir(args.docs, start=start)
+    search_from = as_file.resolve().parent if as_file.is_file() else None
+    docs = find_docs_dir(args.docs, start=search_from)
     page = resolve_page(args.page, docs)
     blocks = page_blocks(docs, page, docs.parent)
     where = _shown(docs, page)

@@ -40,20 +40,7 @@ RUN_SCRIPT = r"""
     timeout: "超时，已中断", interrupted: "已中断", cancelled: "已取消",
     died: "内核退出，已重启", failed: "失败"
   };
-  function api(body) {
-    return fetch(cfg.endpoint, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-Dlnotes-Token": cfg.token},
-      body: JSON.stringify(body)
-    }).then(function (res) {
-      return res.json().catch(function () {
-        return {ok: false, error: "HTTP " + res.status};
-      });
-    }, function (err) {
-      return {ok: false, error: "服务器没有响应（mkdocs serve 还在运行吗？）" + err};
-    });
-  }
+  var api = cfg.api;
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;

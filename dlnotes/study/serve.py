@@ -235,7 +235,7 @@ def page_script(
     :func:`dlnotes.study.run_ui.run_config`) the Run toolbars.
     """
     config: dict[str, Any] = {"endpoint": API_PATH, "token": token}
-    parts = [SCRIPT] if study else []
+    parts = [API_SCRIPT] + ([SCRIPT] if study else [])
     if run is not None:
         from dlnotes.study.run_ui import RUN_SCRIPT
 
@@ -245,6 +245,26 @@ def page_script(
     data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
     return f"<script>window.__dlnotes__ = {data};\n{''.join(parts)}</script>"
 
+
+API_SCRIPT = r"""
+window.__dlnotes__.api = function (body) {
+  "use strict";
+  var cfg = window.__dlnotes__;
+  return fetch(cfg.endpoint, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-Dlnotes-Token": cfg.token},
+    body: JSON.stringify(body)
+  }).then(function (res) {
+    return res.json().catch(function () {
+      var why = res.status === 404 ? "（需要 mkdocs serve --livereload）" : "";
+      return {ok: false, error: "HTTP " + res.status + why};
+    });
+  }, function (err) {
+    return {ok: false, error: "服务器没有响应（mkdocs serve 还在运行吗？）" + err};
+  });
+};
+"""
 
 SCRIPT = r"""
 (function () {
@@ -266,16 +286,7 @@ SCRIPT = r"""
   };
   function post(body, ctl) {
     ctl.classList.add("dl-busy");
-    return fetch(cfg.endpoint, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-Dlnotes-Token": cfg.token},
-      body: JSON.stringify(body)
-    }).then(function (res) {
-      return res.json().catch(function () {
-        return {ok: false, error: String(res.status)};
-      });
-    }).then(function (data) {
+    return cfg.api(body).then(function (data) {
       var msg = document.createElement("span");
       msg.className = "dl-msg";
       if (data.ok) {

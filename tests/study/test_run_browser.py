@@ -8,7 +8,6 @@ server stops, no kernel process is left. Marked ``browser``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +17,6 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.study.conftest import Served
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
@@ -51,18 +47,6 @@ def site() -> Iterator[Served]:
     server = Served(ROOT, ready="/cnn/convolution/", timeout=300)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: run scripts/install_browser.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ Marked ``browser`` (needs Debian's chromium and Playwright).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +16,7 @@ import pytest
 from dlnotes.study.notes import KnowledgeBase
 from tests.study.conftest import Served, make_site
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: run scripts/install_browser.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _wait_for(predicate: object, timeout: float = 20) -> None:
