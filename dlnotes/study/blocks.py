@@ -163,7 +163,9 @@ def read_section(root: Path, path: str, section: str | None) -> tuple[list[str],
 def page_blocks(docs: Path, page: str, root: Path | None = None) -> PageBlocks:
     """The python blocks of ``docs/page``; ``root`` is where snippet paths start."""
     root = root or docs.parent
-    path = docs / page
+    path = Path(os.path.normpath(docs / page))
+    if Path(page).is_absolute() or not path.is_relative_to(os.path.normpath(docs)):
+        raise BlockError(f"page {page!r} is outside the docs folder")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -282,6 +282,9 @@ def test_resolve_page_by_file_path_and_errors(project: Path, tmp_path: Path) -> 
         resolve_page(str(outside), docs)
     with pytest.raises(BlockError, match="page not found"):
         page_blocks(docs, "missing.md")
+    for escape in ("/etc/passwd.md", "../outside.md", "cnn/../../x.md"):
+        with pytest.raises(BlockError, match="outside the docs folder"):
+            page_blocks(docs, escape)
 
 
 def test_every_block_of_the_site_runs_or_says_why() -> None:

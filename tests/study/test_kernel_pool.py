@@ -140,6 +140,7 @@ def test_oversized_code_is_refused(endpoint: Endpoint, pool: KernelPool) -> None
         ({**RUN, "page": "run/nothing.md"}, 404, "page not found"),
         ({**RUN, "page": "../mkdocs.yml"}, 404, "unknown page"),
         ({**RUN, "page": "../../etc/x.md"}, 404, "unknown page"),
+        ({**RUN, "page": "/etc/x.md"}, 404, "outside the docs folder"),
         ({**RUN, "page": 3}, 404, "unknown page"),
         ({**RUN, "block": 0}, 400, "positive integer"),
         ({**RUN, "block": "1"}, 400, "positive integer"),
