@@ -197,6 +197,33 @@ def test_page_examples_show_text_and_plots(
     assert img.evaluate("i => i.complete && i.naturalWidth") > 300
 
 
+CNN_AND_RESNET = sorted(
+    p.relative_to(ROOT / "docs").as_posix()
+    for p in [*(ROOT / "docs/cnn").glob("*.md"), ROOT / "docs/resnet/index.md"]
+)
+
+
+@pytest.mark.parametrize("src", CNN_AND_RESNET)
+def test_every_block_of_the_cnn_and_resnet_pages_runs_from_the_browser(
+    page: Any, site: Served, src: str
+) -> None:
+    from dlnotes.study.blocks import page_blocks
+
+    blocks = page_blocks(ROOT / "docs", src, ROOT).runnable
+    url = "/" + src.removesuffix(".md").removesuffix("index") + "/"
+    page.goto(site.url + url.replace("//", "/"))
+    page.locator(".dl-runner").first.wait_for()
+    assert page.locator(".dl-runner").count() == len(blocks)
+    page.get_by_role("button", name="重启内核").first.click()  # a fresh kernel
+    page.wait_for_function(
+        "document.querySelector('.dl-run-status').textContent.includes('内核已重启')"
+    )
+    for block in blocks:
+        panel = run_and_wait(page, block.index)
+        if not block.sections:  # every example shows something
+            assert panel.locator(".dl-output").inner_text().strip(), block.location()
+
+
 def test_no_kernel_is_left_after_the_server_stops(site: Served) -> None:
     pids = kernel_pids(site)
     assert pids, "the tests above started page kernels"
