@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import html
 import os
 import re
@@ -31,13 +32,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dlnotes.study.editor import StudyError
+from dlnotes.study.notes import classify_lines, line_body
 
 RUNNABLE_LANGS = frozenset({"python", "py", "python3"})
 
-FENCE_OPEN = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*\{?[ \t]*\.?"
-    r"(?P<lang>[\w+-]*)(?P<rest>[^`]*)$"
-)
+# The language of a fence's info string: "python", "py title=x", "{.python .x}".
+FENCE_LANG = re.compile(r"\{?[ \t]*\.?(?P<lang>[\w+-]*)")
 INCLUDE = re.compile(
     r"^[ \t]*-{1,2}8<-{1,2}[ \t]+(?P<q>[\"'])(?P<path>[^\"':]+)"
     r"(?::(?P<section>[\w-]+))?(?P=q)[ \t]*$"
@@ -106,26 +106,28 @@ class PageBlocks:
 
 
 def scan_fences(lines: list[str]) -> list[Fence]:
-    """Every top-level fence (fences inside fences are content), in order."""
+    """Every fenced code block, in order, as the tracker's parser sees the page.
+
+    :func:`dlnotes.study.notes.classify_lines` decides what is code (a fence inside
+    another fence, an HTML comment or front matter is not a block of its own).
+    """
     fences: list[Fence] = []
-    i = 0
-    while i < len(lines):
-        m = FENCE_OPEN.match(lines[i].rstrip("\r\n"))
-        if not m:
-            i += 1
+    for cb in classify_lines(lines)[1]:
+        if cb.kind != "fence":
             continue
-        indent, fence = m["indent"], m["fence"]
-        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-        body: list[str] = []
-        j = i + 1
-        while j < len(lines) and not close.match(lines[j].rstrip("\r\n")):
-            text = lines[j].rstrip("\r\n")
+        start = cb.start - 1
+        opening = line_body(lines[start])
+        indent = opening[: len(opening) - len(opening.lstrip(" \t"))]
+        end = cb.end - 1 if cb.closed else len(lines)
+        body = []
+        for raw in lines[start + 1 : end]:
+            text = line_body(raw)
             body.append(
                 text[len(indent) :] if text.startswith(indent) else text.lstrip()
             )
-            j += 1
-        fences.append(Fence(i, j, indent, m["lang"].lower(), body))
-        i = j + 1
+        m = FENCE_LANG.match(cb.info)
+        lang = m["lang"].lower() if m else ""
+        fences.append(Fence(start, end, indent, lang, body))
     return fences
 
 
@@ -352,13 +354,25 @@ def _annotation_only_names(code: str) -> set[str]:
     return in_annotations - elsewhere
 
 
+@functools.lru_cache(maxsize=256)
+def _module_info(
+    file: str, module: str, stamp: tuple[int, int]
+) -> tuple[dict[str, str], bool]:
+    """A module's run-time bindings, parsed once per version of the file (``stamp``:
+    mtime and size), since a page embeds several sections of one module and every
+    build and Run request asks again. Callers must not change the dict."""
+    tree = ast.parse(Path(file).read_text(encoding="utf-8"))
+    return _module_bindings(tree, module)
+
+
 def section_setup(root: Path, path: str, code: str) -> str:
     """The imports that let an embedded section of ``path`` run on its own."""
-    source = (root / path).read_text(encoding="utf-8")
-    module = module_name(path)
+    file = root / path
+    stat = file.stat()
     try:
-        tree = ast.parse(source)
-        bindings, future = _module_bindings(tree, module)
+        bindings, future = _module_info(
+            str(file), module_name(path), (stat.st_mtime_ns, stat.st_size)
+        )
         needed = free_names(code, skip_annotations=future)
     except SyntaxError as exc:
         raise BlockError(f"{path}: not valid Python ({exc.msg})") from None

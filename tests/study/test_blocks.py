@@ -301,3 +301,15 @@ def test_every_block_of_the_site_runs_or_says_why() -> None:
     # only the method cut out of BatchNorm1d is shown for reading
     assert list(not_runnable) == ["docs/bn/index.md:89"]
     assert "part of a class" in not_runnable["docs/bn/index.md:89"]
+
+
+def test_an_edited_module_gives_a_new_setup(project: Path) -> None:
+    """Module parses are cached per file version: an edit is seen at once."""
+    code = "def f():\n    return helper()\n"
+    mod = project / "pkg/mod.py"
+    mod.write_text("def helper():\n    return 1\n", encoding="utf-8")
+    assert section_setup(project, "pkg/mod.py", code) == "from pkg.mod import helper"
+    mod.write_text("from pkg.helpers import scale as helper\n", encoding="utf-8")
+    assert section_setup(project, "pkg/mod.py", code) == (
+        "from pkg.helpers import scale as helper"
+    )
