@@ -38,7 +38,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -400,14 +400,3 @@ def run_page(
         if own:
             k.shutdown()
     return results
-
-
-def iter_text(events: list[Event]) -> Iterator[str]:
-    """The printable text of some events (streams, results, tracebacks)."""
-    for e in events:
-        if e["type"] == "stream" or (
-            e["type"] in ("result", "display") and "text" in e
-        ):
-            yield e["text"]
-        elif e["type"] == "error":
-            yield e["traceback"]

@@ -127,10 +127,6 @@ class PageKernel:
             run.finish("cancelled")
         return len(dropped) + int(running)
 
-    def restart(self) -> None:
-        self.interrupt()
-        self.jobs.put(("restart", None))
-
     def stop(self) -> None:
         self.interrupt()
         self.jobs.put(("stop", None))
@@ -141,14 +137,6 @@ class PageKernel:
             if action == "stop":
                 self.kernel.shutdown()
                 return
-            if action == "restart":
-                self.stop_flag.clear()
-                self.kernel.shutdown()
-                try:
-                    self.kernel.start()
-                except KernelError as exc:
-                    log.warning("dlnotes: %s", exc)
-                continue
             assert run is not None
             with self.lock:
                 if run not in self.pending:

@@ -50,7 +50,7 @@ class Printer:
         (stream or self.out).flush()
         self.at_line_start = text.endswith("\n")
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
         if not self.at_line_start:
             self._write("\n")
         self._write(text + "\n")
@@ -61,14 +61,14 @@ class Printer:
             self._write(event["text"], self.err if event["name"] == "stderr" else None)
         elif kind in ("result", "display"):
             if "png" in event:
-                self._line(self._figure(block, event["png"]))
+                self.line(self._figure(block, event["png"]))
             elif "text" in event:
                 prefix = "Out: " if kind == "result" else ""
-                self._line(prefix + event["text"])
+                self.line(prefix + event["text"])
         elif kind == "error":
-            self._line(event["traceback"])
+            self.line(event["traceback"])
         elif kind == "info":
-            self._line(f"[{event['text']}]")
+            self.line(f"[{event['text']}]")
 
     def _figure(self, block: Block, png: str) -> str:
         size = png_size(png)
@@ -111,9 +111,7 @@ def run(args: argparse.Namespace) -> int:
     total = len(blocks.runnable)
 
     def start(block: Block) -> None:
-        printer._line(
-            f"── {_label(block, where)}  ({block.index}/{len(blocks.blocks)})"
-        )
+        printer.line(f"── {_label(block, where)}  ({block.index}/{len(blocks.blocks)})")
 
     started = time.monotonic()
     results = run_page(
@@ -140,5 +138,5 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    printer._line(f"ok: {total} blocks of {where} ran in {seconds:.1f} s")
+    printer.line(f"ok: {total} blocks of {where} ran in {seconds:.1f} s")
     return 0

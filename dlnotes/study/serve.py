@@ -300,12 +300,6 @@ SCRIPT = r"""
         ctl.classList.remove("dl-busy");
       }
       ctl.appendChild(msg);
-    }, function (err) {
-      ctl.classList.remove("dl-busy");
-      var msg = document.createElement("span");
-      msg.className = "dl-msg dl-error";
-      msg.textContent = "失败：" + err;
-      ctl.appendChild(msg);
     });
   }
   function button(text, action) {

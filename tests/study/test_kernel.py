@@ -21,7 +21,6 @@ from dlnotes.study.kernel import (
     TIMEOUT,
     Event,
     Kernel,
-    iter_text,
     png_size,
     run_page,
 )
@@ -72,6 +71,15 @@ def project(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return tmp_path
+
+
+def iter_text(events: list[Event]) -> Iterator[str]:
+    """The printable text of some events (streams, results, tracebacks)."""
+    for e in events:
+        if e["type"] == "error":
+            yield e["traceback"]
+        elif "text" in e and e["type"] in ("stream", "result", "display"):
+            yield e["text"]
 
 
 @pytest.fixture(scope="module")
