@@ -195,6 +195,19 @@ def _replace_block(
     return lines[:start] + block + lines[stop:]
 
 
+def _question_line(
+    parsed: ParsedPage, qid: str
+) -> tuple[Question, str, re.Match[str], str, int]:
+    """Question ``qid``, its task line (body, match, ending) and where its ID ends."""
+    q = parsed.question(qid)
+    if q is None:
+        raise NotFound(f"{parsed.page}: no question {qid}")
+    body, m, end = _task_line(parsed, q.line)
+    qm = QUESTION_RE.match(m["rest"])
+    assert qm is not None
+    return q, body, m, end, m.start("rest") + qm.end("id")
+
+
 def resolve_text(
     parsed: ParsedPage, qid: str, *, date: str, answer: str | None = None
 ) -> str:
@@ -205,13 +218,7 @@ def resolve_text(
     the block below the question holds other tracked items (a nested question or
     resource), nothing is removed: the answer goes in above them.
     """
-    q = parsed.question(qid)
-    if q is None:
-        raise NotFound(f"{parsed.page}: no question {qid}")
-    body, m, end = _task_line(parsed, q.line)
-    qm = QUESTION_RE.match(m["rest"])
-    assert qm is not None
-    id_end = m.start("rest") + qm.end("id")
+    q, body, m, end, id_end = _question_line(parsed, qid)
     new_body = _with_mark(body, m, "x")[:id_end] + f" ✅ {date}"
     lines = list(parsed.lines)
     eol = end or dominant_ending(lines)
@@ -235,13 +242,7 @@ def resolve_text(
 
 def reopen_text(parsed: ParsedPage, qid: str) -> str:
     """The page text with question ``qid`` open again (date removed, answer kept)."""
-    q = parsed.question(qid)
-    if q is None:
-        raise NotFound(f"{parsed.page}: no question {qid}")
-    body, m, end = _task_line(parsed, q.line)
-    qm = QUESTION_RE.match(m["rest"])
-    assert qm is not None
-    id_end = m.start("rest") + qm.end("id")
+    q, body, m, end, id_end = _question_line(parsed, qid)
     lines = list(parsed.lines)
     lines[q.line - 1] = _with_mark(body, m, " ")[:id_end] + end
     return "".join(lines)
