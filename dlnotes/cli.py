@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from dlnotes.train_config import add_arguments as _train_arguments
+from dlnotes.train.config import add_arguments as _train_arguments
 
 EXIT_USAGE = 2
 
@@ -186,7 +186,7 @@ def _run(p: argparse.ArgumentParser) -> None:
     )
 
 
-_STUDY = "dlnotes.study.commands"
+_STUDY = "dlnotes.kb.commands"
 
 COMMANDS: list[Command] = [
     Command(
@@ -222,14 +222,14 @@ COMMANDS: list[Command] = [
         "run",
         "run a page's python blocks in a fresh kernel (--list shows them)",
         _run,
-        "dlnotes.study.run_command:run",
+        "dlnotes.runner.command:run",
     ),
     # The training engine: torch is imported only when `dlnotes train` runs.
     Command(
         "train",
         "train a model (SGD, checkpoints, --resume, torchrun)",
         _train_arguments,
-        "dlnotes.train:run",
+        "dlnotes.train.loop:run",
     ),
 ]
 

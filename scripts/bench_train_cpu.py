@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from dlnotes.data import make_synthetic, normalize
     from dlnotes.models import create_model
     from dlnotes.train import TrainConfig, train
+    from dlnotes.train.data import make_synthetic, normalize
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(

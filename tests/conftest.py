@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs"
+from tests.support import ROOT
+
+pytest_plugins = ["tests.support.sites"]
 
 
 def _seeds_dir() -> Path:

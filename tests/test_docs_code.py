@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dlnotes.study.blocks import page_blocks
-from dlnotes.study.kernel import run_page
-from tests.conftest import DOCS, ROOT
+from dlnotes.runner.blocks import page_blocks
+from dlnotes.runner.kernel import run_page
+from tests.support import DOCS, ROOT
 
 INCLUDE = re.compile(
     r'^\s*-{1,2}8<-{1,2}\s+"(?P<path>[^"]+?)(?::(?P<section>[\w-]+))?"\s*$'

@@ -36,7 +36,7 @@
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from dlnotes.experiments import (
+from dlnotes.labs import (
     TrainConfig,
     digits_split,
     evaluate,

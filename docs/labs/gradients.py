@@ -25,7 +25,7 @@
 #
 # 这里只做一次前向和一次反向：在**初始化时**（还没训练）取 256 张手写数字，算出
 # 每一层权重梯度的范数 ‖∂L/∂W<sub>l</sub>‖，从输入层画到
-# 输出层，纵轴取对数。计算由 `dlnotes.experiments.gradient_norms` 完成。
+# 输出层，纵轴取对数。计算由 `dlnotes.labs.gradient_norms` 完成。
 
 # %%
 import math
@@ -33,7 +33,7 @@ import math
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from dlnotes.experiments import (
+from dlnotes.labs import (
     deep_mlp,
     digits_split,
     gradient_norms,

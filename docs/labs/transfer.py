@@ -39,7 +39,7 @@ import torch
 from IPython.display import Markdown
 from torch import nn
 
-from dlnotes.experiments import (
+from dlnotes.labs import (
     TrainConfig,
     digits_split,
     evaluate,

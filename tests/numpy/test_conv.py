@@ -19,7 +19,7 @@ from dlnotes.numpy.conv import (
     im2col,
 )
 from dlnotes.numpy.demo import cs231n_demo, explain_output
-from tests.numpy.gradcheck import central_difference
+from tests.support.gradcheck import central_difference
 
 # (N, C_in, H, W, C_out, (KH, KW), stride, padding, dilation, groups)
 CONFIGS = [

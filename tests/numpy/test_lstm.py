@@ -16,7 +16,7 @@ from dlnotes.numpy.lstm import (
     params_to_torch,
     sigmoid,
 )
-from tests.numpy.gradcheck import central_difference
+from tests.support.gradcheck import central_difference
 
 T, N, D, H = 7, 3, 4, 5
 

@@ -15,7 +15,7 @@ from dlnotes.numpy.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
-from tests.numpy.gradcheck import central_difference
+from tests.support.gradcheck import central_difference
 
 
 @settings(max_examples=40, deadline=None)

@@ -13,7 +13,7 @@ from dlnotes.numpy.rnn import (
     rnn_cell_forward,
     rnn_forward,
 )
-from tests.numpy.gradcheck import central_difference
+from tests.support.gradcheck import central_difference
 
 T, N, D, H = 6, 3, 4, 5
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DOCS, ROOT
+from tests.support import DOCS, ROOT
 
 
 class _Text(HTMLParser):
@@ -141,7 +141,7 @@ def test_offline_assets_are_served_from_the_site(site_dir: Path) -> None:
 def test_static_pages_mark_runnable_blocks_but_carry_no_run_controls(
     site_dir: Path, page: str
 ) -> None:
-    from dlnotes.study.blocks import page_blocks
+    from dlnotes.runner.blocks import page_blocks
 
     html = _html_for(site_dir, page).read_text(encoding="utf-8")
     runnable = page_blocks(ROOT / "docs", page, ROOT).runnable

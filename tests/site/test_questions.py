@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import DOCS, ROOT
+from tests.support import DOCS, ROOT
 
 # The form documented in docs/guide/writing-notes.md.
 QUESTION = re.compile(

@@ -6,8 +6,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from dlnotes.study.links import clean_url, tracking_params
-from tests.conftest import DOCS
+from dlnotes.kb.links import clean_url, tracking_params
+from tests.support import DOCS
 
 MD_LINK = re.compile(r"\[[^\]]*\]\((https?://[^)\s]+)\)")
 BARE_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'*+,;=%-]+")

@@ -1,0 +1,226 @@
+"""``dlnotes check``: lint the notes, one ``file:line: message`` per problem.
+
+Checks:
+
+* question IDs: malformed (``#Q-CNN-1``, no checkbox, ID not at the end, ``[/]``,
+  ordered-list questions), duplicates site-wide, a resolved question without its
+  ``✅`` date or an open one with a date;
+* links that still carry tracking parameters
+  (:func:`dlnotes.kb.links.tracking_params`);
+* images that do not exist (Markdown images and Obsidian ``![[...]]`` embeds); figures
+  that ``dlnotes.viz`` draws at build time (``assets/figures/<name>.png``) count as
+  present when a ``@figure("<name>")`` is registered;
+* questions that are not tracked because they sit inside a code block: an unclosed
+  fence, a fence without a language, or an indented code block (a fence with a
+  language, e.g. ```` ```markdown ````, is a deliberate example and is not reported);
+* temporary files left by an interrupted edit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from dlnotes.kb.links import clean_url, tracking_params
+from dlnotes.kb.notes import (
+    CODE,
+    QUESTION_RE,
+    TASK_RE,
+    TEXT,
+    KnowledgeBase,
+    ParsedPage,
+    line_body,
+)
+
+INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+LINK_RE = re.compile(
+    r"(?P<image>!?)\[(?P<text>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
+    r"\((?P<url><[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:[ \t]+\"[^\"]*\")?\)"
+)
+AUTOLINK_RE = re.compile(r"<(https?://[^<>\s]+)>")
+BARE_URL_RE = re.compile(r"(?<![(<\[\"'=])\bhttps?://[!-~]+")
+EMBED_RE = re.compile(r"!\[\[(?P<target>[^\]]*)\]\]?")
+LOOSE_ID_RE = re.compile(r"#Q-\S*")
+FIGURE_RE = re.compile(r"@figure\(\s*[\"']([^\"']+)[\"']")
+TEMP_RE = re.compile(r"^\..+\.md\.[^.]+\.tmp$")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def registered_figures() -> set[str]:
+    """Names passed to ``@figure(...)`` in ``dlnotes/viz`` (read, never imported)."""
+    viz = Path(__file__).resolve().parents[1] / "viz"
+    names: set[str] = set()
+    for path in viz.rglob("*.py") if viz.is_dir() else ():
+        names.update(FIGURE_RE.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
+def _strip_inline_code(body: str) -> str:
+    return INLINE_CODE_RE.sub("", body)
+
+
+def _strip_link_texts(body: str) -> str:
+    """Drop ``[text](url)`` links: ``[#Q-rnn-05](#q-rnn-05)`` refers to a question."""
+    return LINK_RE.sub("", body)
+
+
+def _malformed_reason(body: str) -> str:
+    m = TASK_RE.match(body)
+    if m is None:
+        return "question without a checkbox: write `- [ ] text #Q-topic-nn`"
+    if m["bullet"] not in "-*+":
+        return "a question must be a bullet item (`- [ ]`), not a numbered one"
+    ids = LOOSE_ID_RE.findall(m["rest"])
+    if ids and not re.fullmatch(r"#Q-[a-z][a-z0-9]*-\d{2,}", ids[-1]):
+        return (
+            f"malformed question ID {ids[-1]}: use #Q-<topic>-<nn> "
+            "(lower-case topic, at least two digits)"
+        )
+    return "the question ID must end the line (only `✅ YYYY-MM-DD` may follow it)"
+
+
+def _is_url(target: str) -> bool:
+    return bool(re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", target)) or target.startswith(
+        "//"
+    )
+
+
+def _image_exists(docs_dir: Path, page: str, target: str, figures: set[str]) -> bool:
+    target = unquote(target.strip("<>").split("#", 1)[0].split("?", 1)[0])
+    if not target:
+        return True
+    base = docs_dir if target.startswith("/") else (docs_dir / page).parent
+    path = (base / target.lstrip("/")).resolve()
+    if path.is_file():
+        return True
+    try:
+        rel = path.relative_to(docs_dir.resolve()).as_posix()
+    except ValueError:
+        return False
+    m = re.fullmatch(r"assets/figures/(.+)\.png", rel)
+    return bool(m and m[1] in figures)
+
+
+def check_page(
+    parsed: ParsedPage, docs_dir: Path, display: str, figures: set[str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(line: int, message: str) -> None:
+        problems.append(Problem(display, line, message))
+
+    questions = {q.line: q for q in parsed.questions}
+    for i, (line, kind) in enumerate(zip(parsed.lines, parsed.kinds, strict=True)):
+        n = i + 1
+        if kind != TEXT:
+            continue
+        body = line_body(line)
+        visible = _strip_inline_code(body)
+        q = questions.get(n)
+        if q is not None:
+            if q.mark == "/":
+                add(n, f"{q.id}: a question is open `[ ]` or resolved `[x]`, not `[/]`")
+            elif q.status == "resolved" and not q.resolved:
+                add(n, f"{q.id}: resolved question without its `✅ YYYY-MM-DD` date")
+            elif q.status == "open" and q.resolved:
+                add(n, f"{q.id}: open question carries a resolved date")
+        elif "#Q-" in _strip_link_texts(visible):
+            add(n, _malformed_reason(body))
+        if "http" in visible:
+            urls = [m["url"].strip("<>") for m in LINK_RE.finditer(visible)]
+            urls += AUTOLINK_RE.findall(visible)
+            urls += [u.rstrip(".,;:!?)") for u in BARE_URL_RE.findall(visible)]
+            for url in dict.fromkeys(urls):
+                found = tracking_params(url)
+                if found:
+                    add(
+                        n,
+                        f"link with tracking parameters ({', '.join(found)}): "
+                        f"use {clean_url(url)}",
+                    )
+        if "![" in visible:
+            for m in EMBED_RE.finditer(visible):
+                add(n, f"Obsidian embed ![[{m['target']}]] is not an image of the site")
+            for m in LINK_RE.finditer(visible):
+                target = m["url"].strip("<>")
+                if (
+                    m["image"]
+                    and not _is_url(target)
+                    and not _image_exists(docs_dir, parsed.page, m["url"], figures)
+                ):
+                    add(n, f"missing image {m['url']}")
+    for block in parsed.code_blocks:
+        if block.kind == "fence" and not block.closed:
+            add(block.start, "code fence is never closed: the rest of the page is code")
+        deliberate = block.kind == "fence" and block.info and block.closed
+        if deliberate:
+            continue
+        where = (
+            "an unclosed fence"
+            if block.kind == "fence" and not block.closed
+            else f"{block.kind} code"
+        )
+        for k in range(block.start, block.end + 1):
+            body = line_body(parsed.lines[k - 1])
+            t = TASK_RE.match(body)
+            if parsed.kinds[k - 1] == CODE and t and QUESTION_RE.match(t["rest"]):
+                add(k, f"question inside a code block is not tracked ({where})")
+    return problems
+
+
+def check_docs(
+    docs_dir: Path, *, pages: set[str] | None = None, relative_to: Path | None = None
+) -> list[Problem]:
+    """Every problem in the docs folder (or in the given docs-relative ``pages``)."""
+    kb = KnowledgeBase.scan(docs_dir)
+    figures = registered_figures()
+    problems: list[Problem] = []
+
+    def display(page: str) -> str:
+        path = docs_dir / page
+        if relative_to is not None:
+            try:
+                return path.resolve().relative_to(relative_to.resolve()).as_posix()
+            except ValueError:
+                pass
+        return str(path)
+
+    first: dict[str, tuple[str, int]] = {}
+    for parsed in kb.pages:
+        for q in parsed.questions:
+            if q.id in first:
+                where = first[q.id]
+                if pages is None or parsed.page in pages:
+                    problems.append(
+                        Problem(
+                            display(parsed.page),
+                            q.line,
+                            f"duplicate question ID {q.id} "
+                            f"(first at {display(where[0])}:{where[1]})",
+                        )
+                    )
+            else:
+                first[q.id] = (parsed.page, q.line)
+        if pages is None or parsed.page in pages:
+            problems += check_page(parsed, docs_dir, display(parsed.page), figures)
+    for tmp in sorted(docs_dir.rglob(".*.tmp")):
+        if TEMP_RE.match(tmp.name):
+            problems.append(
+                Problem(
+                    display(tmp.relative_to(docs_dir).as_posix()),
+                    1,
+                    "temporary file left by an interrupted edit: delete it",
+                )
+            )
+    return sorted(problems)

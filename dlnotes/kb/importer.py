@@ -1,0 +1,801 @@
+"""``dlnotes import``: turn a raw note into a page of the knowledge base.
+
+Raw notes are written the way the seeds are: Obsidian ``![[...]]`` embeds and
+``#tags``, ``- [ ]`` items, 疑问/资料 headings, links copied from CSDN or zhihu with
+tracking parameters, 2-space list nesting, CRLF, other encodings, or Markdown that
+lost its line breaks (every heading and bullet run together on one line).
+
+The normalised page has
+
+* clean links (:func:`dlnotes.kb.links.clean_url` / ``clean_title``) and bare URLs
+  turned into ``<autolinks>``;
+* questions in the tracker's form with IDs: list items under a 疑问/问题 heading, list
+  items and one-line paragraphs that end with ``？``/``?``, ``- [ ]`` items that are
+  not links, and headings that ask a question (the heading's section becomes the
+  indented block below the question);
+* every list item that starts with a link as a resource ``- [ ] [title](url)``;
+* lists re-indented to 4 spaces per level (as MkDocs renders them), ``*``/``+``
+  bullets as ``-``, headings and paragraphs at the left margin, ``#tags`` as
+  `` `#tag` ``, anchor links pointing at the heading ids MkDocs gives;
+* images that do not exist replaced by an HTML comment (the strict build would fail
+  on them), local images that exist copied to ``assets/imported/<page>/``.
+
+What it changed and what it could not place is reported. The result is a fixpoint:
+importing an imported page gives it back unchanged, and questions keep their IDs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import sys
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from dlnotes.kb.editor import StudyError, atomic_write
+from dlnotes.kb.links import clean_title, clean_url
+from dlnotes.kb.notes import (
+    KnowledgeBase,
+    next_question_id,
+)
+
+MAX_BYTES = 2 * 1024 * 1024
+ENCODINGS = ("utf-8", "gb18030")
+PLACEHOLDER = "#Q-@@"
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp"}
+
+QUESTION_HEADINGS = ("疑问", "问题", "提问", "q&a")
+PLAN_HEADINGS = ("目录", "计划", "大纲", "章节", "plan", "contents")
+
+
+class ImportFailure(StudyError):
+    """A file that cannot be imported (empty, binary, too large, undecodable)."""
+
+
+@dataclass
+class ImportResult:
+    text: str
+    encoding: str
+    report: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    images: list[tuple[Path, str]] = field(default_factory=list)  # (source, dest uri)
+    recovered: bool = False
+
+
+# --------------------------------------------------------------------------- #
+# Bytes -> text
+# --------------------------------------------------------------------------- #
+
+
+def decode_note(raw: bytes, name: str = "file") -> tuple[str, str]:
+    """``(text, encoding)``; garbage (empty, binary, huge) raises ImportFailure."""
+    if len(raw) > MAX_BYTES:
+        raise ImportFailure(
+            f"{name}: too large for a note ({len(raw) / 2**20:.1f} MiB > "
+            f"{MAX_BYTES // 2**20} MiB)"
+        )
+    boms = (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    )
+    text = None
+    encoding = ""
+    for bom, enc in boms:
+        if raw.startswith(bom):
+            try:
+                text, encoding = raw.decode(enc), enc
+            except UnicodeDecodeError as exc:
+                raise ImportFailure(
+                    f"{name}: invalid {enc} text ({exc.reason})"
+                ) from exc
+            break
+    if text is None:
+        if b"\x00" in raw:
+            raise ImportFailure(f"{name}: binary data (NUL bytes), not a text note")
+        for enc in ENCODINGS:
+            try:
+                text, encoding = raw.decode(enc), enc
+                break
+            except UnicodeDecodeError:
+                continue
+    if text is None:
+        raise ImportFailure(
+            f"{name}: cannot decode as {', '.join(ENCODINGS)} or UTF-16 with a BOM"
+        )
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ImportFailure(f"{name}: empty note")
+    controls = sum(
+        1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f"
+    )
+    odd = controls + text.count("\ufffd")
+    if "\x00" in text or odd > max(2, len(text) // 200):
+        raise ImportFailure(f"{name}: binary data ({odd} control characters), not text")
+    return text, encoding
+
+
+# --------------------------------------------------------------------------- #
+# Markdown that lost its line breaks
+# --------------------------------------------------------------------------- #
+
+_RUN_MARKERS = re.compile(r"(?<=[^\s#A-Za-z0-9/&])\s*#{1,6} \S|\S\s*(?<!\\)\* \S")
+
+
+def lost_line_breaks(text: str) -> bool:
+    """True when some long line holds several headings/bullets run together."""
+    return any(
+        len(line) > 300 and len(_RUN_MARKERS.findall(line)) >= 4
+        for line in text.split("\n")
+    )
+
+
+def _split_code_spans(line: str) -> list[tuple[bool, str]]:
+    parts: list[tuple[bool, str]] = []
+    pos = 0
+    for m in re.finditer(r"(`+)(?:(?!\1).)+?\1", line):
+        if m.start() > pos:
+            parts.append((False, line[pos : m.start()]))
+        parts.append((True, m.group(0)))
+        pos = m.end()
+    if pos < len(line):
+        parts.append((False, line[pos:]))
+    return parts
+
+
+def recover_line_breaks(line: str) -> list[str]:
+    """Split one run-together line back into Markdown lines.
+
+    Breaks go before ATX headings, before ``*`` bullets and numbered items (the
+    spaces before a marker become its indentation, as they were before the line
+    breaks were lost), and before images that follow a heading. ``*`` that closes an
+    emphasis, escaped ``\\*`` and code spans are left alone.
+    """
+    out: list[str] = []
+    current = ""
+    stars = 0  # '*' seen in the current line that are not bullets (emphasis)
+
+    def flush(indent: str) -> None:
+        nonlocal current, stars
+        out.append(current)
+        current = indent
+        stars = 0
+
+    for is_code, chunk in _split_code_spans(line):
+        if is_code:
+            current += chunk
+            continue
+        i = 0
+        while i < len(chunk):
+            rest = chunk[i:]
+            prev = (current + chunk[:i])[-1:] if (current or i) else ""
+            m = re.match(r"( *)(#{1,6}) (?=\S)", rest)
+            glued = prev and (
+                not re.match(r"[#A-Za-z0-9/&]", prev)
+                or len(m.group(2) if m else "") > 1
+            )
+            if m and prev != "#" and glued and current.strip():
+                flush("")
+                current = m.group(2) + " "
+                i += m.end()
+                continue
+            m = re.match(r"( *)\*[ \t]+(?=\S|$)", rest)
+            if m and prev != "\\" and current.strip() and stars % 2 == 0:
+                flush(m.group(1))
+                current += "* "
+                i += m.end()
+                continue
+            m = re.match(r"( {2,}|\t)(\d{1,2})\.[ \t]+(?=\S|$)", rest)
+            if m and current.strip():
+                flush(m.group(1).replace("\t", "    "))
+                current += f"{m.group(2)}. "
+                i += m.end()
+                continue
+            m = re.match(r"( *)!\[", rest)
+            if m and current.lstrip().startswith("#") and current.strip("# "):
+                flush("")
+                i += len(m.group(1))
+                continue
+            if chunk[i] == "*":
+                stars += 1
+            current += chunk[i]
+            i += 1
+    out.append(current)
+    cleaned = []
+    for piece in out:
+        indent = len(piece) - len(piece.lstrip(" "))
+        body = re.sub(r"[ \t]{2,}", " ", piece.strip())
+        if body:
+            cleaned.append(" " * indent + body)
+    return cleaned
+
+
+# --------------------------------------------------------------------------- #
+# Structure: lists, headings, questions, resources
+# --------------------------------------------------------------------------- #
+
+FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})")
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+ITEM = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])[ \t]+(?P<body>.*)$"
+)
+CHECKBOX = re.compile(r"^\[(?P<mark>[ xX/])\][ \t]+(?P<rest>.*)$")
+LINK_AT_START = re.compile(
+    r"^(?P<bold>\*\*)?\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
+    r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)(?P=bold)?"
+)
+ID_AT_END = re.compile(
+    r"^(?P<text>.*?\S)[ \t]+#(?P<id>Q-[a-z][a-z0-9]*-\d{2,})"
+    r"(?:[ \t]+✅[ \t]*(?P<date>\d{4}-\d{2}-\d{2}))?$"
+)
+QUESTION_END = re.compile(r"[?？]\s*$")
+
+
+def _width(s: str) -> int:
+    return len(s.expandtabs(4))
+
+
+def _is_question_heading(text: str) -> bool:
+    low = text.lower()
+    return any(word in low for word in QUESTION_HEADINGS)
+
+
+def _is_plan_heading(text: str) -> bool:
+    low = text.lower()
+    return any(word in low for word in PLAN_HEADINGS)
+
+
+@dataclass
+class _Line:
+    text: str
+    code: bool = False
+
+
+def _question_item(indent: str, mark: str, text: str, date: str | None) -> str:
+    m = ID_AT_END.match(text)
+    if m:  # already a tracked question: keep its ID (and date)
+        text = m["text"]
+        tail = f" #{m['id']}"
+        date = m["date"] or date
+    else:
+        tail = f" {PLACEHOLDER}"
+    if mark.lower() == "x":
+        return f"{indent}- [x] {text}{tail} ✅ {date}"
+    return f"{indent}- [ ] {text}{tail}"
+
+
+def normalise_structure(lines: list[str], report: list[str], date: str) -> list[_Line]:
+    """Re-indent lists and headings; mark questions and resources."""
+    out: list[_Line] = []
+    stack: list[int] = []  # source indents of the open list levels
+    fence: tuple[str, int] | None = None
+    heading_text = ""
+    prev_blank = True
+    for raw in lines:
+        if fence is not None:
+            out.append(_Line(raw, code=True))
+            body = raw.strip()
+            if body and set(body) == {fence[0]} and len(body) >= fence[1]:
+                fence = None
+            continue
+        f = FENCE_OPEN.match(raw)
+        if f:
+            fence = (f.group(2)[0], len(f.group(2)))
+            level_indent = " " * (4 * len(stack)) if stack else ""
+            out.append(_Line(level_indent + raw.lstrip(), code=True))
+            continue
+        if not raw.strip():
+            out.append(_Line(""))
+            prev_blank = True
+            continue
+        h = HEADING.match(raw)
+        if h:
+            stack.clear()
+            heading_text = h.group(2)
+            out.append(_Line(f"{h.group(1)} {h.group(2)}"))
+            prev_blank = False
+            continue
+        item = ITEM.match(raw)
+        if item and not re.match(r"^\s*[-*_](\s*[-*_]){2,}\s*$", raw):
+            src = _width(item["indent"])
+            while stack and src < stack[-1]:
+                stack.pop()
+            if not stack or src > stack[-1]:
+                stack.append(src)
+            level = len(stack) - 1
+            indent = " " * (4 * level)
+            marker = "-" if item["marker"] in "-*+" else item["marker"]
+            out.append(
+                _Line(
+                    _list_item(
+                        indent, marker, item["body"], level, heading_text, report, date
+                    )
+                )
+            )
+            prev_blank = False
+            continue
+        ind = _width(raw) - _width(raw.lstrip())
+        if stack and (not prev_blank or ind > 0):
+            # continuation of the current list item
+            while len(stack) > 1 and ind < stack[-1] and prev_blank:
+                stack.pop()
+            out.append(_Line(" " * (4 * len(stack)) + raw.strip()))
+            prev_blank = False
+            continue
+        stack.clear()
+        text = raw.strip() if ind <= 3 else raw.rstrip()
+        if (
+            ind <= 3
+            and prev_blank
+            and QUESTION_END.search(text)
+            and len(text) <= 120
+            and not text.startswith((">", "|", "<", "!["))
+        ):
+            out.append(_Line(_question_item("", " ", text, date)))
+            out.append(_Line(""))
+            prev_blank = True
+            continue
+        out.append(_Line(text))
+        prev_blank = False
+    return out
+
+
+def _list_item(
+    indent: str,
+    marker: str,
+    body: str,
+    level: int,
+    heading: str,
+    report: list[str],
+    date: str,
+) -> str:
+    body = body.strip()
+    box = CHECKBOX.match(body)
+    mark = box["mark"] if box else None
+    content = box["rest"] if box else body
+    if re.fullmatch(r"\[[^\[\]]+\]", content):
+        report.append(f"link without a URL, not placed (kept as written): {content}")
+        return f"{indent}{marker} {content}"
+    link = LINK_AT_START.match(content)
+    if link:
+        url = link["url"]
+        if re.match(r"https?://", url):
+            content = content[: link.start()] + content[link.start() :].replace(
+                link.group(0), f"[{link['title']}]({url})", 1
+            )
+            return f"{indent}{marker} [{mark or ' '}] {content}"
+        return f"{indent}{marker} {content}"
+    question_like = (
+        ID_AT_END.match(content) is not None
+        or bool(QUESTION_END.search(content))
+        or (
+            mark is not None
+            and not _is_plan_heading(heading)
+            and not re.match(r"第\s*\S+\s*章", content)
+        )
+        or (level == 0 and _is_question_heading(heading))
+    )
+    if question_like and content:
+        if marker != "-":
+            report.append(f"numbered item made a bullet question: {content[:40]}")
+        return _question_item(indent, mark or " ", content, date)
+    if mark is not None:
+        return f"{indent}{marker} [{mark}] {content}"
+    return f"{indent}{marker} {content}"
+
+
+def questions_from_headings(lines: list[_Line], date: str) -> list[_Line]:
+    """A heading that asks a question becomes a question; its section its block."""
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        h = None if line.code else HEADING.match(line.text)
+        if h and QUESTION_END.search(h.group(2)) and len(h.group(2)) <= 120:
+            level = len(h.group(1))
+            text = re.sub(r"^\d+\s*[、.．]\s*", "", h.group(2))
+            out.append(_Line(_question_item("", " ", text, date)))
+            j = i + 1
+            body: list[_Line] = []
+            while j < len(lines):
+                nxt = lines[j]
+                hh = None if nxt.code else HEADING.match(nxt.text)
+                if hh and len(hh.group(1)) <= level:
+                    break
+                body.append(nxt)
+                j += 1
+            while body and not body[0].text.strip():
+                body.pop(0)
+            while body and not body[-1].text.strip():
+                body.pop()
+            if body:
+                out.append(_Line(""))
+                for b in body:
+                    text_ = b.text
+                    hb = None if b.code else HEADING.match(text_)
+                    if hb:  # sub-headings cannot sit inside a list item
+                        text_ = f"**{hb.group(2)}**"
+                    out.append(_Line("    " + text_ if text_.strip() else "", b.code))
+            out.append(_Line(""))
+            i = j
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
+def _space_blocks(lines: list[_Line]) -> list[_Line]:
+    """Blank lines around headings and before a list that follows a paragraph."""
+    out: list[_Line] = []
+    in_list = False
+    for line in lines:
+        text = line.text
+        prev = out[-1] if out else None
+        prev_text = prev.text if prev and not prev.code else ""
+        is_heading = not line.code and bool(HEADING.match(text))
+        is_item = not line.code and bool(ITEM.match(text))
+        starts_list = is_item and not text.startswith(" ") and not in_list
+        if prev_text.strip() and (is_heading or starts_list):
+            out.append(_Line(""))
+        if HEADING.match(prev_text) and text.strip():
+            out.append(_Line(""))
+        out.append(line)
+        if is_item:
+            in_list = True
+        elif not text.strip() or line.code:
+            pass
+        elif not text.startswith(" "):
+            in_list = False
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Inline: links, images, embeds, bare URLs, tags
+# --------------------------------------------------------------------------- #
+
+EMBED = re.compile(r"!\[\[(?P<target>[^\]\n]*)\]\]?")
+WIKILINK = re.compile(r"(?<!!)\[\[(?P<target>[^\]\n|]*)(?:\|(?P<label>[^\]\n]*))?\]\]")
+IMAGE = re.compile(
+    r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
+)
+LINK = re.compile(
+    r"(?<!!)\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
+    r"\((?P<url>[^()\n]*?(?:\([^()\s]*\)[^()\n]*?)*)\)"
+)
+BARE_URL = re.compile(r"(?<![(<\[\"'=/A-Za-z0-9])https?://[!-~]+")
+TAG = re.compile(
+    r"(?:(?<=\s)|^)#(?!Q-)(?P<tag>[^\s#`\[\](){}<>，。；：！？、,.;:!?\"']+)"
+)
+
+
+@dataclass
+class _Inline:
+    source_dir: Path | None
+    page: str
+    slugs: dict[str, str]
+    report: list[str]
+    images: list[tuple[Path, str]]
+    line_no: int = 0
+
+    def note(self, message: str) -> str:
+        """Report ``message`` for the current line; returns "" to chain in a sub."""
+        self.report.append(f"line {self.line_no}: {message}")
+        return ""
+
+
+def _comment(text: str) -> str:
+    return f"<!-- dlnotes import: {text.replace('--', '- -')} -->"
+
+
+def _local_file(ctx: _Inline, target: str) -> Path | None:
+    if ctx.source_dir is None:
+        return None
+    target = unquote(target.split("#", 1)[0].split("?", 1)[0])
+    if not target:
+        return None
+    path = ctx.source_dir / target
+    return path if path.is_file() else None
+
+
+def _image(ctx: _Inline, m: re.Match[str]) -> str:
+    alt, src = m["alt"], m["src"].strip("<>")
+    if re.match(r"https?://", src):
+        ctx.note(
+            f"remote image {src} turned into a link (the site loads nothing remote)"
+        )
+        return f"[图片：{alt or src}]({clean_url(src)})"
+    if src.startswith("data:"):
+        return m.group(0)
+    found = _local_file(ctx, src)
+    if found is not None and found.suffix.lower() in IMAGE_EXTS:
+        stem = Path(ctx.page).with_suffix("").as_posix().replace("/", "-")
+        uri = f"assets/imported/{stem}/{found.name}"
+        ctx.images.append((found, uri))
+        rel = "../" * ctx.page.count("/") + uri
+        ctx.note(f"image {src} copied to docs/{uri}")
+        return f"![{alt}]({rel})"
+    ctx.note(f"missing image {src} (left as a comment)")
+    return _comment(f"missing image {src}")
+
+
+def _link(ctx: _Inline, m: re.Match[str]) -> str:
+    title, url = m["title"], m["url"].strip()
+    if url.startswith("#"):
+        slug = _slug(unquote(url[1:]))
+        if slug in ctx.slugs.values():
+            return f"[{title}](#{slug})"
+        ctx.note(f"link to a missing heading {url}: kept as text")
+        return title
+    if re.match(r"https?://", url):
+        cleaned, new_title = clean_url(url), clean_title(title)
+        return f"[{new_title}]({cleaned})"
+    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", url):
+        return m.group(0)
+    if ctx.page and url.endswith(".md") and _local_file(ctx, url) is None:
+        ctx.note(f"link to a local page {unquote(url)}: kept as text")
+        return title
+    ctx.note(f"link to a local file {unquote(url)} not placed: kept as text")
+    return title
+
+
+def _slug(text: str) -> str:
+    try:
+        from pymdownx.slugs import slugify
+
+        return str(slugify(case="lower")(text, "-"))
+    except ImportError:  # pragma: no cover - pymdown-extensions is a dependency
+        return re.sub(r"[^\w\- ]", "", text).strip().lower().replace(" ", "-")
+
+
+def transform_inline(text: str, ctx: _Inline) -> str:
+    """Clean the links, images, embeds, bare URLs and tags of one line."""
+    parts = []
+    for is_code, chunk in _split_code_spans(text):
+        if is_code or chunk.lstrip().startswith("<!--"):
+            parts.append(chunk)
+            continue
+        chunk = EMBED.sub(
+            lambda m: (
+                ctx.note(f"missing image ![[{m['target']}]] (Obsidian embed)")
+                + _comment(f"missing image {m['target']}")
+            ),
+            chunk,
+        )
+        chunk = WIKILINK.sub(
+            lambda m: (
+                ctx.note(f"wikilink [[{m['target']}]] kept as text")
+                + (m["label"] or m["target"])
+            ),
+            chunk,
+        )
+        chunk = IMAGE.sub(lambda m: _image(ctx, m), chunk)
+        chunk = LINK.sub(lambda m: _link(ctx, m), chunk)
+        chunk = _bare_urls(chunk)
+        chunk = TAG.sub(
+            lambda m: m.group(0) if m["tag"].isdigit() else f"`#{m['tag']}`", chunk
+        )
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _bare_urls(chunk: str) -> str:
+    out = []
+    pos = 0
+    # skip URLs inside Markdown links and autolinks
+    protected = [
+        (m.start(), m.end())
+        for m in re.finditer(r"\]\([^)]*\)|<https?://[^>]*>", chunk)
+    ]
+    for m in BARE_URL.finditer(chunk):
+        if any(a <= m.start() < b for a, b in protected):
+            continue
+        url = m.group(0).rstrip(".,;:!?")
+        out.append(chunk[pos : m.start()])
+        out.append(f"<{clean_url(url)}>")
+        pos = m.start() + len(url)
+    out.append(chunk[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- #
+# The whole note
+# --------------------------------------------------------------------------- #
+
+
+def import_text(
+    text: str,
+    *,
+    page: str,
+    topic: str,
+    used_ids: set[str],
+    date: str,
+    source_dir: Path | None = None,
+    encoding: str = "utf-8",
+) -> ImportResult:
+    """Normalise the raw note ``text`` into the page ``page`` (docs-relative)."""
+    report: list[str] = []
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = text.replace("\t", "    ") if "```" not in text else text
+    raw_lines = text.split("\n")
+    recovered = False
+    if lost_line_breaks(text):
+        fixed: list[str] = []
+        for line in raw_lines:
+            if len(line) > 300 and len(_RUN_MARKERS.findall(line)) >= 4:
+                fixed.extend(recover_line_breaks(line))
+                recovered = True
+            else:
+                fixed.append(line)
+        raw_lines = fixed
+        report.append("recovered the line breaks the note had lost")
+    lines = [raw.rstrip() for raw in raw_lines]
+    structured = _space_blocks(
+        questions_from_headings(normalise_structure(lines, report, date), date)
+    )
+    # collapse blank runs (outside code) and trim
+    collapsed: list[_Line] = []
+    for item in structured:
+        if not item.code and not item.text.strip():
+            if collapsed and not collapsed[-1].code and not collapsed[-1].text.strip():
+                continue
+            collapsed.append(_Line(""))
+        else:
+            collapsed.append(item)
+    while collapsed and not collapsed[0].text.strip():
+        collapsed.pop(0)
+    while collapsed and not collapsed[-1].text.strip() and not collapsed[-1].code:
+        collapsed.pop()
+    slugs = {
+        ln.text: _slug(re.sub(r"`#([^`]+)`", r"#\1", m.group(2)))
+        for ln in collapsed
+        if not ln.code and (m := HEADING.match(ln.text))
+    }
+    images: list[tuple[Path, str]] = []
+    ctx = _Inline(source_dir, page, slugs, report, images)
+    out_lines: list[str] = []
+    for n, item in enumerate(collapsed, 1):
+        ctx.line_no = n
+        out_lines.append(item.text if item.code else transform_inline(item.text, ctx))
+    # question IDs: keep existing ones unless taken elsewhere, then number the new
+    ids: list[str] = []
+    taken = set(used_ids)
+    for n, line in enumerate(out_lines):
+        m = re.search(r"#(Q-[a-z][a-z0-9]*-\d{2,})(?: ✅ \d{4}-\d{2}-\d{2})?$", line)
+        if m and "- [" in line:
+            if m[1] in taken:
+                new = next_question_id(m[1].split("-")[1], taken)
+                report.append(f"question ID {m[1]} is already used: renumbered {new}")
+                out_lines[n] = line[: m.start(1)] + new + line[m.end(1) :]
+                taken.add(new)
+                ids.append(new)
+            else:
+                taken.add(m[1])
+                ids.append(m[1])
+    for n, line in enumerate(out_lines):
+        if PLACEHOLDER in line:
+            qid = next_question_id(topic, taken)
+            taken.add(qid)
+            ids.append(qid)
+            out_lines[n] = line.replace(PLACEHOLDER, f"#{qid}")
+    body = "\n".join(out_lines) + "\n"
+    result = ImportResult(body, encoding, report, ids, images, recovered)
+    return result
+
+
+def run_import(
+    docs_dir: Path,
+    files: list[Path],
+    *,
+    write: bool = False,
+    force: bool = False,
+    to: str | None = None,
+    dest: str = "inbox",
+    topic: str | None = None,
+    out: Callable[[str], None] | None = None,
+    err: Callable[[str], None] | None = None,
+) -> int:
+    """Import ``files`` (dry run unless ``write``). Returns the exit code."""
+    say = out or (lambda s: print(s))
+    warn = err or (lambda s: print(s, file=sys.stderr))
+    if to and len(files) > 1:
+        raise StudyError("--to takes one FILE; use --dest DIR for several")
+    failed = 0
+    for source in files:
+        try:
+            raw = source.read_bytes()
+        except IsADirectoryError:
+            warn(f"dlnotes import: error: {source}: is a folder, not a note")
+            failed += 1
+            continue
+        except OSError as exc:
+            warn(f"dlnotes import: error: {source}: {exc.strerror}")
+            failed += 1
+            continue
+        try:
+            text, encoding = decode_note(raw, str(source))
+        except ImportFailure as exc:
+            warn(f"dlnotes import: error: {exc}")
+            failed += 1
+            continue
+        page = (to or f"{dest.strip('/')}/{_page_name(source)}").removeprefix("docs/")
+        if not page.endswith(".md"):
+            page += ".md"
+        target = docs_dir / page
+        chosen = topic or _topic_for(page)
+        kb = KnowledgeBase.scan(docs_dir)
+        used = {q.id for q in kb.questions if q.page != page}
+        mtime = dt.date.fromtimestamp(source.stat().st_mtime).isoformat()
+        try:
+            result = import_text(
+                text,
+                page=page,
+                topic=chosen,
+                used_ids=used,
+                date=mtime,
+                source_dir=source.resolve().parent,
+                encoding=encoding,
+            )
+        except ValueError as exc:
+            raise StudyError(str(exc)) from exc
+        header = f"dlnotes import: {source} -> docs/{page}"
+        notes = [
+            f"  encoding: {result.encoding}",
+            f"  questions: {len(result.questions)}"
+            + (f" ({', '.join(result.questions)})" if result.questions else ""),
+            *(f"  {line}" for line in result.report),
+        ]
+        exists = target.exists()
+        same = exists and target.read_bytes() == result.text.encode("utf-8")
+        if not write:
+            if len(files) > 1:
+                say(f"==> docs/{page} <==")
+            say(result.text.rstrip("\n"))
+            warn(header + " (dry run; --write writes it)")
+            for line in notes:
+                warn(line)
+            if exists and not same:
+                warn(f"  docs/{page} exists: --write --force would overwrite it")
+            continue
+        if same:
+            warn(f"{header}: up to date, nothing to do")
+            continue
+        if exists and not force:
+            warn(f"dlnotes import: error: docs/{page} exists; --force overwrites it")
+            failed += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for src, uri in result.images:
+            dst = docs_dir / uri
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists():
+                shutil.copyfile(src, dst)
+        atomic_write(target, result.text.encode("utf-8"))
+        warn(f"{header}: written")
+        for line in notes:
+            warn(line)
+        warn(
+            f"  add it to the nav of mkdocs.yml: - {_title(result.text, page)}: {page}"
+        )
+    return 2 if failed else 0
+
+
+def _page_name(source: Path) -> str:
+    stem = re.sub(r"[^\w\-]+", "-", source.stem, flags=re.UNICODE).strip("-").lower()
+    return f"{stem or 'note'}.md"
+
+
+def _topic_for(page: str) -> str:
+    folder = page.split("/")[0] if "/" in page else Path(page).stem
+    topic = re.sub(r"[^a-z0-9]", "", folder.lower())
+    if not topic or not topic[0].isalpha():
+        topic = "note" + topic
+    return topic
+
+
+def _title(text: str, page: str) -> str:
+    m = re.search(r"^# (.+)$", text, re.M)
+    return m[1].strip() if m else Path(page).stem

@@ -1,0 +1,249 @@
+"""The ``dlnotes`` MkDocs plugin.
+
+* publishes the vendored front-end assets (MathJax, Mermaid) so the site works offline;
+* renders the tracker's items (questions, resources, plan chapters) with their status
+  (:mod:`dlnotes.kb.render`);
+* generates the 学习进度 page (``progress.md``) from the notes at every build
+  (:mod:`dlnotes.kb.progress`; the same numbers as ``dlnotes progress``);
+* marks each runnable ``python`` block (:mod:`dlnotes.runner.blocks`); under
+  ``mkdocs serve --livereload`` the page gets a Run toolbar per block, backed by one
+  Jupyter kernel per page (:mod:`dlnotes.runner.pool`);
+* under ``mkdocs serve --livereload``, adds the study controls and the Run buttons
+  behind one loopback-only, origin-checked, token-protected endpoint
+  (:mod:`dlnotes.site.serve`).
+
+Options (``plugins: - dlnotes: {...}``): ``vendor`` (publish MathJax/Mermaid, default
+true), ``vendor_prefix``, ``tracker`` (render items and the progress page, default
+true), ``progress_page`` (``progress.md``; empty to disable), ``serve_controls``
+(default true), ``run_blocks`` (Run buttons under serve, default true),
+``run_timeout`` (seconds a block may run, 60), ``kernel_idle_timeout`` (seconds before
+an idle page kernel is shut down, 600), ``max_kernels`` (page kernels at once, 8).
+
+It never imports torch: the knowledge-base tooling stays independent of the learning
+core.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import secrets
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
+
+from dlnotes.kb.notes import KnowledgeBase, ParsedPage, page_topic, read_note
+from dlnotes.kb.progress import progress_markdown
+from dlnotes.kb.render import render_html, render_markdown, render_parsed
+from dlnotes.runner.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
+from dlnotes.site.assets import AssetError, vendor_assets
+
+log = logging.getLogger("mkdocs.plugins.dlnotes")
+
+
+class DlnotesConfig(Config):
+    vendor = c.Type(bool, default=True)
+    vendor_prefix = c.Type(str, default="assets/vendor")
+    tracker = c.Type(bool, default=True)
+    progress_page = c.Type(str, default="progress.md")
+    serve_controls = c.Type(bool, default=True)
+    run_blocks = c.Type(bool, default=True)
+    run_timeout = c.Type((int, float), default=60)
+    kernel_idle_timeout = c.Type((int, float), default=600)
+    max_kernels = c.Type(int, default=8)
+
+
+class DlnotesPlugin(BasePlugin[DlnotesConfig]):
+    def __init__(self) -> None:
+        self._serving = False
+        self._token = ""
+        self._kb: KnowledgeBase | None = None
+        self._titles: dict[str, str] = {}
+        self._parsed: dict[str, ParsedPage] = {}
+        self._blocks: dict[str, PageBlocks] = {}
+        self._pool: Any = None  # KernelPool under mkdocs serve
+        self._controls = False  # serving on a loopback address: pages get controls
+
+    # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self._serving = command == "serve"
+        if self._serving:
+            self._token = secrets.token_urlsafe(32)
+
+    def on_config(self, config: Any) -> Any:
+        if self._serving:
+            from dlnotes.site.serve import is_loopback
+
+            self._controls = is_loopback(config.dev_addr.host)
+        return config
+
+    def on_files(self, files: Files, /, *, config: Any) -> Files:
+        if self.config.vendor:
+            root = Path(config.config_file_path).parent
+            try:
+                assets = vendor_assets(root, self.config.vendor_prefix)
+            except AssetError as exc:
+                raise PluginError(str(exc)) from exc
+            for asset in assets:
+                files.append(
+                    File.generated(config, asset.dest_uri, abs_src_path=str(asset.src))
+                )
+            log.debug("dlnotes: %d vendored asset files", len(assets))
+        if self.config.tracker:
+            docs = Path(config.docs_dir)
+            texts = [
+                (f.src_uri, read_note(Path(f.abs_src_path)))
+                for f in files.documentation_pages()
+                if f.abs_src_path and not f.generated_by
+            ]
+            self._kb = KnowledgeBase.from_texts(docs, texts)
+            # on_page_markdown reuses these parses when the text is unchanged
+            self._parsed = {p.page: p for p in self._kb.pages}
+            progress = self.config.progress_page
+            if progress:
+                if files.get_file_from_path(progress) is not None:
+                    raise PluginError(
+                        f"dlnotes: {progress} is generated from the notes; "
+                        f"remove docs/{progress} (or set progress_page)"
+                    )
+                files.append(File.generated(config, progress, content="# 学习进度\n"))
+        return files
+
+    def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
+        """Remember each topic folder's title in the nav, for the progress page."""
+        titles: dict[str, str] = {}
+        for item in nav.items:
+            if isinstance(item, Section):
+                pages = [p for p in _walk(item) if p.file.src_uri.count("/")]
+                for page in pages[:1]:
+                    titles.setdefault(page_topic(page.file.src_uri), item.title)
+            elif isinstance(item, Page) and "/" not in item.file.src_uri:
+                titles.setdefault("home", item.title or "首页")
+        self._titles = titles
+        return nav
+
+    def on_page_markdown(
+        self, markdown: str, /, *, page: Page, config: Any, files: Files
+    ) -> str:
+        src = page.file.src_uri
+        if self.config.tracker:
+            if src == self.config.progress_page and page.file.generated_by:
+                assert self._kb is not None
+                return progress_markdown(self._kb, titles=self._titles, page=src)
+            parsed = self._parsed.get(src)
+            if parsed is not None and "".join(parsed.lines) == markdown:
+                markdown = render_parsed(parsed)
+            else:
+                markdown = render_markdown(markdown, src)
+        if self.config.run_blocks and page.file.abs_src_path and "```" in markdown:
+            root = Path(config.config_file_path).parent
+            try:
+                blocks = page_blocks(Path(config.docs_dir), src, root)
+            except BlockError as exc:
+                log.warning("dlnotes: %s: %s", src, exc)
+                return markdown
+            if blocks.runnable:
+                self._blocks[src] = blocks
+                markdown = mark_runnable(markdown, blocks)
+        return markdown
+
+    def on_page_content(
+        self, html: str, /, *, page: Page, config: Any, files: Files
+    ) -> str:
+        if not self.config.tracker:
+            return html
+        html, anchors = render_html(html)
+        if anchors and page.present_anchor_ids is not None:
+            # the question anchors exist only now: tell MkDocs' anchor validation
+            page.present_anchor_ids |= anchors
+        return html
+
+    def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
+        if not self._serving:
+            return output
+        study = self.config.serve_controls and self.config.tracker
+        study = study and self._controls and "dl-ctl" in output
+        blocks = self._blocks.get(page.file.src_uri)
+        run = None
+        if self._controls and blocks is not None and "dl-run" in output:
+            from dlnotes.site.run_ui import run_config
+
+            run = run_config(blocks, float(self.config.run_timeout))
+        at = output.rfind("</body>")
+        if at < 0 or not (study or run):
+            return output
+        from dlnotes.site.serve import page_script
+
+        script = page_script(self._token, study=study, run=run)
+        return output[:at] + script + output[at:]
+
+    def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
+        study = self.config.serve_controls and self.config.tracker
+        if not (study or self.config.run_blocks):
+            return server
+        from dlnotes.kb.editor import Tracker
+        from dlnotes.site.serve import API_PATH, Endpoint, is_loopback, study_handlers
+
+        host, port = config.dev_addr.host, config.dev_addr.port
+        if not is_loopback(host):
+            log.warning(
+                "dlnotes: study controls and Run buttons disabled: mkdocs serve "
+                "listens on %s, not on a loopback address",
+                host,
+            )
+            return server
+        handlers = study_handlers(Tracker(Path(config.docs_dir))) if study else {}
+        if self.config.run_blocks:
+            from dlnotes.runner.pool import KernelPool
+
+            self._pool = KernelPool(
+                Path(config.config_file_path).parent,
+                Path(config.docs_dir),
+                timeout=float(self.config.run_timeout),
+                idle_timeout=float(self.config.kernel_idle_timeout),
+                max_kernels=int(self.config.max_kernels),
+            )
+            handlers.update(self._pool.handlers())
+            atexit.register(self._pool.close)
+            _stop_on_sigterm()
+        endpoint = Endpoint(server.get_app(), self._token, host, port, handlers)
+        server.set_app(endpoint)
+        log.info("dlnotes: page controls on http://%s:%s%s", host, port, API_PATH)
+        return server
+
+    def on_shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _stop_on_sigterm() -> None:
+    """Let ``kill`` (SIGTERM) stop ``mkdocs serve`` like Ctrl-C: kernels shut down."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _walk(section: Section) -> list[Page]:
+    pages: list[Page] = []
+    for child in section.children:
+        if isinstance(child, Page):
+            pages.append(child)
+        elif isinstance(child, Section):
+            pages.extend(_walk(child))
+    return pages

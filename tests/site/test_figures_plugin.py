@@ -1,0 +1,95 @@
+"""The build plugin: notebook cache keys follow the package code they import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mkdocs.structure.toc import AnchorLink
+
+from dlnotes.site.figures import dependency_hash, fix_notebook_html, source_hash
+
+
+def make_package(root: Path) -> Path:
+    pkg = root / "dlnotes"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "models/__init__.py").write_text(
+        "from .cifar import net\n", encoding="utf-8"
+    )
+    (pkg / "models/cifar.py").write_text(
+        "from dlnotes.numpy import helper\n\ndef net():\n    return 1\n",
+        encoding="utf-8",
+    )
+    (pkg / "numpy").mkdir()
+    (pkg / "numpy/__init__.py").write_text("", encoding="utf-8")
+    (pkg / "numpy/helper.py").write_text("X = 1\n", encoding="utf-8")
+    (pkg / "numpy/unrelated.py").write_text("Y = 1\n", encoding="utf-8")
+    return pkg
+
+
+def test_notebook_key_changes_with_transitively_imported_code(tmp_path: Path) -> None:
+    pkg = make_package(tmp_path)
+    nb = tmp_path / "lab.py"
+    nb.write_text("# %%\n%matplotlib inline\nfrom dlnotes.models import net\n", "utf-8")
+    before = dependency_hash(nb, pkg)
+    (pkg / "numpy/unrelated.py").write_text("Y = 2\n", encoding="utf-8")
+    assert dependency_hash(nb, pkg) == before  # not imported: no re-execution
+    (pkg / "numpy/helper.py").write_text("X = 2\n", encoding="utf-8")
+    assert dependency_hash(nb, pkg) != before  # imported via models/cifar.py
+
+
+def test_package_source_hash_tracks_every_file(tmp_path: Path) -> None:
+    pkg = make_package(tmp_path)
+    before = source_hash(pkg)
+    assert source_hash(pkg) == before
+    (pkg / "numpy/unrelated.py").write_text("Y = 3\n", encoding="utf-8")
+    assert source_hash(pkg) != before
+
+
+def test_chinese_notebook_headings_get_ids_and_toc_follows() -> None:
+    html = (
+        '<h1 id="demo">Demo<a class="anchor-link" href="#demo">¶</a></h1>'
+        '<h2 id="">退化实验<a class="anchor-link" href="#">¶</a></h2>'
+        '<h2 id="">退化实验</h2>'
+        '<!-- Load mathjax -->\n<script src=""> </script>\n'
+        "<!-- MathJax configuration -->\n"
+        '<script type="text/x-mathjax-config">x</script>'
+    )
+    h1 = AnchorLink("Demo", "demo", 1)
+    h2a = AnchorLink("退化实验", "_1", 2)
+    h2b = AnchorLink("退化实验", "_2", 2)
+    h1.children = [h2a, h2b]
+    out = fix_notebook_html(html, [h1])
+    assert 'id="退化实验"' in out and 'id="退化实验_1"' in out
+    assert 'href="#退化实验"' in out
+    assert 'id=""' not in out
+    assert "x-mathjax-config" not in out and '<script src="">' not in out
+    assert [h1.id, h2a.id, h2b.id] == ["demo", "退化实验", "退化实验_1"]
+
+
+def test_notebook_math_becomes_arithmatex_but_code_is_untouched() -> None:
+    from dlnotes.site.figures import wrap_notebook_math
+
+    html = (
+        "<p>残差 $y = F(x) + x$，价格 $5 和 $6</p>"
+        "<p>$$\\sum_i x_i$$</p><pre>echo $HOME $x$</pre><code>$a$</code>"
+    )
+    out = wrap_notebook_math(html)
+    assert '<span class="arithmatex">\\(y = F(x) + x\\)</span>' in out
+    assert '<span class="arithmatex">\\[\\sum_i x_i\\]</span>' in out
+    assert "$5 和 $6" in out  # not math
+    assert "<pre>echo $HOME $x$</pre>" in out and "<code>$a$</code>" in out
+
+
+def test_every_registered_figure_is_shown_on_a_page() -> None:
+    import re
+
+    from dlnotes import viz
+    from tests.support import DOCS
+
+    used = set()
+    for md in DOCS.rglob("*.md"):
+        used.update(
+            re.findall(r"assets/figures/([a-z0-9-]+)\.png", md.read_text("utf-8"))
+        )
+    assert set(viz.load_all()) - used == set()
