@@ -386,12 +386,20 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
     """Parse the Markdown ``text`` of the page ``page`` (docs-relative POSIX path)."""
     lines = split_lines(text)
     kinds, blocks = classify_lines(lines)
+    visible = lines
+    if "%%" in text:
+        # Obsidian comments are never tracked nor published (dlnotes.kb.obsidian)
+        from dlnotes.kb.obsidian import scan, without_comments
+
+        found = scan(lines)
+        kinds = found.kinds
+        visible = without_comments(found)
     parsed = ParsedPage(page, lines, kinds, code_blocks=blocks, path=path)
     heading = ""
     resource_seen: dict[str, int] = {}
     chapter_seen: dict[str, int] = {}
     n = len(lines)
-    for i, line in enumerate(lines):
+    for i, line in enumerate(visible):
         if kinds[i] != TEXT:
             continue
         first = line[:1]
@@ -414,7 +422,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
             j = i + 1
             need = ind + 4
             while j < n:
-                nxt = lines[j]
+                nxt = visible[j]
                 if not nxt.strip():
                     j += 1
                     continue
@@ -422,7 +430,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
                     break
                 end = j
                 j += 1
-            answer = _dedent([line_body(x) for x in lines[i + 1 : end + 1]], ind + 4)
+            answer = _dedent([line_body(x) for x in visible[i + 1 : end + 1]], ind + 4)
             parsed.questions.append(
                 Question(
                     id=q["id"],
