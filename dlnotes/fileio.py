@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import threading
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "current_umask", "real_path", "temp_name"]
+__all__ = [
+    "TEMP_NAME_RE",
+    "TMP_SUFFIX",
+    "atomic_write",
+    "current_umask",
+    "real_path",
+    "temp_name",
+]
 
 TMP_SUFFIX = ".tmp"
+# `.NAME.PID-RANDOM.tmp`, the name `temp_name` gives.
+TEMP_NAME_RE = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-(?P<rand>[0-9a-f]+)\.tmp")
 _umask_lock = threading.Lock()
 
 

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dlnotes.cli import main as cli_main  # noqa: E402
-from dlnotes.kb.editor import Tracker  # noqa: E402
 from dlnotes.kb.notes import KnowledgeBase  # noqa: E402
+from dlnotes.kb.tracker import Tracker  # noqa: E402
 
 CONFIG = """\
 site_name: bench

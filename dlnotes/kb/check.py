@@ -18,33 +18,30 @@ Checks:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from dlnotes.kb.links import clean_url, tracking_params
-from dlnotes.kb.notes import (
+from dlnotes.fileio import TEMP_NAME_RE
+from dlnotes.kb.grammar import (
+    AUTOLINK_RE,
+    BARE_URL_RE,
     CODE,
+    CODE_SPAN_RE,
+    EMBED_RE,
+    FIGURE_ASSET_RE,
+    FIGURE_RE,
+    LINK_RE,
+    LOOSE_ID_RE,
+    QUESTION_ID_RE,
     QUESTION_RE,
     TASK_RE,
     TEXT,
-    KnowledgeBase,
-    ParsedPage,
+    is_url,
     line_body,
 )
-
-INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
-LINK_RE = re.compile(
-    r"(?P<image>!?)\[(?P<text>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url><[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:[ \t]+\"[^\"]*\")?\)"
-)
-AUTOLINK_RE = re.compile(r"<(https?://[^<>\s]+)>")
-BARE_URL_RE = re.compile(r"(?<![(<\[\"'=])\bhttps?://[!-~]+")
-EMBED_RE = re.compile(r"!\[\[(?P<target>[^\]]*)\]\]?")
-LOOSE_ID_RE = re.compile(r"#Q-\S*")
-FIGURE_RE = re.compile(r"@figure\(\s*[\"']([^\"']+)[\"']")
-TEMP_RE = re.compile(r"^\..+\.md\.[^.]+\.tmp$")
+from dlnotes.kb.links import clean_url, tracking_params
+from dlnotes.kb.notes import KnowledgeBase, ParsedPage
 
 
 @dataclass(frozen=True, order=True)
@@ -67,7 +64,7 @@ def registered_figures() -> set[str]:
 
 
 def _strip_inline_code(body: str) -> str:
-    return INLINE_CODE_RE.sub("", body)
+    return CODE_SPAN_RE.sub("", body)
 
 
 def _strip_link_texts(body: str) -> str:
@@ -82,18 +79,12 @@ def _malformed_reason(body: str) -> str:
     if m["bullet"] not in "-*+":
         return "a question must be a bullet item (`- [ ]`), not a numbered one"
     ids = LOOSE_ID_RE.findall(m["rest"])
-    if ids and not re.fullmatch(r"#Q-[a-z][a-z0-9]*-\d{2,}", ids[-1]):
+    if ids and not QUESTION_ID_RE.fullmatch(ids[-1][1:]):
         return (
             f"malformed question ID {ids[-1]}: use #Q-<topic>-<nn> "
             "(lower-case topic, at least two digits)"
         )
     return "the question ID must end the line (only `✅ YYYY-MM-DD` may follow it)"
-
-
-def _is_url(target: str) -> bool:
-    return bool(re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", target)) or target.startswith(
-        "//"
-    )
 
 
 def _image_exists(docs_dir: Path, page: str, target: str, figures: set[str]) -> bool:
@@ -108,7 +99,7 @@ def _image_exists(docs_dir: Path, page: str, target: str, figures: set[str]) -> 
         rel = path.relative_to(docs_dir.resolve()).as_posix()
     except ValueError:
         return False
-    m = re.fullmatch(r"assets/figures/(.+)\.png", rel)
+    m = FIGURE_ASSET_RE.fullmatch(rel)
     return bool(m and m[1] in figures)
 
 
@@ -139,7 +130,7 @@ def check_page(
             add(n, _malformed_reason(body))
         if "http" in visible:
             urls = [m["url"].strip("<>") for m in LINK_RE.finditer(visible)]
-            urls += AUTOLINK_RE.findall(visible)
+            urls += [m["url"] for m in AUTOLINK_RE.finditer(visible)]
             urls += [u.rstrip(".,;:!?)") for u in BARE_URL_RE.findall(visible)]
             for url in dict.fromkeys(urls):
                 found = tracking_params(url)
@@ -156,7 +147,7 @@ def check_page(
                 target = m["url"].strip("<>")
                 if (
                     m["image"]
-                    and not _is_url(target)
+                    and not is_url(target)
                     and not _image_exists(docs_dir, parsed.page, m["url"], figures)
                 ):
                     add(n, f"missing image {m['url']}")
@@ -215,7 +206,7 @@ def check_docs(
         if pages is None or parsed.page in pages:
             problems += check_page(parsed, docs_dir, display(parsed.page), figures)
     for tmp in sorted(docs_dir.rglob(".*.tmp")):
-        if TEMP_RE.match(tmp.name):
+        if TEMP_NAME_RE.fullmatch(tmp.name):
             problems.append(
                 Problem(
                     display(tmp.relative_to(docs_dir).as_posix()),

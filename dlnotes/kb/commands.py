@@ -2,7 +2,7 @@
 
 Registered in :data:`dlnotes.cli.COMMANDS`; this module is imported only when one of
 them runs. Listings go to stdout, messages to stderr. Errors raise
-:class:`dlnotes.kb.editor.StudyError`, which the CLI turns into one line on stderr
+:class:`dlnotes.kb.errors.StudyError`, which the CLI turns into one line on stderr
 and exit code 2.
 """
 
@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dlnotes.kb.editor import StudyError, Tracker, check_date
+from dlnotes.kb.errors import StudyError
 from dlnotes.kb.notes import KnowledgeBase, Question
+from dlnotes.kb.tracker import Tracker, check_date
 
 CONFIG_NAMES = ("mkdocs.yml", "mkdocs.yaml")
 

@@ -36,20 +36,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from dlnotes.kb.editor import StudyError, atomic_write
-from dlnotes.kb.links import clean_title, clean_url
-from dlnotes.kb.notes import (
-    KnowledgeBase,
+from dlnotes.fileio import atomic_write
+from dlnotes.kb.errors import StudyError
+from dlnotes.kb.grammar import (
+    ATX_HEADING_RE,
+    BARE_BRACKETS_RE,
+    BARE_URL_RE,
+    CHAPTER_TITLE_RE,
+    CHECKBOX_RE,
+    CODE_SPAN_RE,
+    CODE_TAG_RE,
+    DONE_MARK,
+    EMBED_RE,
+    FENCE_RE,
+    HEADING_NUMBER_RE,
+    HTTP_RE,
+    LINKED_URL_RE,
+    LIST_ITEM_RE,
+    QUESTION_END_RE,
+    QUESTION_RE,
+    QUESTION_TAIL_RE,
+    RAW_IMAGE_RE,
+    RAW_LINK_AT_START_RE,
+    RAW_LINK_RE,
+    SCHEME_RE,
+    TAG_RE,
+    THEMATIC_BREAK_RE,
+    WIKILINK_RE,
+    heading_slug,
+    is_plan_heading,
+    is_question_heading,
     next_question_id,
 )
+from dlnotes.kb.links import clean_title, clean_url
+from dlnotes.kb.notes import KnowledgeBase
 
 MAX_BYTES = 2 * 1024 * 1024
 ENCODINGS = ("utf-8", "gb18030")
 PLACEHOLDER = "#Q-@@"
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp"}
-
-QUESTION_HEADINGS = ("疑问", "问题", "提问", "q&a")
-PLAN_HEADINGS = ("目录", "计划", "大纲", "章节", "plan", "contents")
 
 
 class ImportFailure(StudyError):
@@ -123,6 +148,7 @@ def decode_note(raw: bytes, name: str = "file") -> tuple[str, str]:
 # Markdown that lost its line breaks
 # --------------------------------------------------------------------------- #
 
+# Not forms of the notes but signs that a raw note lost its line breaks.
 _RUN_MARKERS = re.compile(r"(?<=[^\s#A-Za-z0-9/&])\s*#{1,6} \S|\S\s*(?<!\\)\* \S")
 
 
@@ -137,7 +163,7 @@ def lost_line_breaks(text: str) -> bool:
 def _split_code_spans(line: str) -> list[tuple[bool, str]]:
     parts: list[tuple[bool, str]] = []
     pos = 0
-    for m in re.finditer(r"(`+)(?:(?!\1).)+?\1", line):
+    for m in CODE_SPAN_RE.finditer(line):
         if m.start() > pos:
             parts.append((False, line[pos : m.start()]))
         parts.append((True, m.group(0)))
@@ -218,35 +244,9 @@ def recover_line_breaks(line: str) -> list[str]:
 # Structure: lists, headings, questions, resources
 # --------------------------------------------------------------------------- #
 
-FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,})")
-HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-ITEM = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<marker>[-*+]|\d{1,9}[.)])[ \t]+(?P<body>.*)$"
-)
-CHECKBOX = re.compile(r"^\[(?P<mark>[ xX/])\][ \t]+(?P<rest>.*)$")
-LINK_AT_START = re.compile(
-    r"^(?P<bold>\*\*)?\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)(?P=bold)?"
-)
-ID_AT_END = re.compile(
-    r"^(?P<text>.*?\S)[ \t]+#(?P<id>Q-[a-z][a-z0-9]*-\d{2,})"
-    r"(?:[ \t]+✅[ \t]*(?P<date>\d{4}-\d{2}-\d{2}))?$"
-)
-QUESTION_END = re.compile(r"[?？]\s*$")
-
 
 def _width(s: str) -> int:
     return len(s.expandtabs(4))
-
-
-def _is_question_heading(text: str) -> bool:
-    low = text.lower()
-    return any(word in low for word in QUESTION_HEADINGS)
-
-
-def _is_plan_heading(text: str) -> bool:
-    low = text.lower()
-    return any(word in low for word in PLAN_HEADINGS)
 
 
 @dataclass
@@ -256,7 +256,7 @@ class _Line:
 
 
 def _question_item(indent: str, mark: str, text: str, date: str | None) -> str:
-    m = ID_AT_END.match(text)
+    m = QUESTION_RE.match(text)
     if m:  # already a tracked question: keep its ID (and date)
         text = m["text"]
         tail = f" #{m['id']}"
@@ -264,7 +264,7 @@ def _question_item(indent: str, mark: str, text: str, date: str | None) -> str:
     else:
         tail = f" {PLACEHOLDER}"
     if mark.lower() == "x":
-        return f"{indent}- [x] {text}{tail} ✅ {date}"
+        return f"{indent}- [x] {text}{tail} {DONE_MARK} {date}"
     return f"{indent}- [ ] {text}{tail}"
 
 
@@ -282,9 +282,9 @@ def normalise_structure(lines: list[str], report: list[str], date: str) -> list[
             if body and set(body) == {fence[0]} and len(body) >= fence[1]:
                 fence = None
             continue
-        f = FENCE_OPEN.match(raw)
+        f = FENCE_RE.match(raw)
         if f:
-            fence = (f.group(2)[0], len(f.group(2)))
+            fence = (f["fence"][0], len(f["fence"]))
             level_indent = " " * (4 * len(stack)) if stack else ""
             out.append(_Line(level_indent + raw.lstrip(), code=True))
             continue
@@ -292,15 +292,15 @@ def normalise_structure(lines: list[str], report: list[str], date: str) -> list[
             out.append(_Line(""))
             prev_blank = True
             continue
-        h = HEADING.match(raw)
+        h = ATX_HEADING_RE.match(raw)
         if h:
             stack.clear()
-            heading_text = h.group(2)
-            out.append(_Line(f"{h.group(1)} {h.group(2)}"))
+            heading_text = h["text"]
+            out.append(_Line(f"{h['level']} {h['text']}"))
             prev_blank = False
             continue
-        item = ITEM.match(raw)
-        if item and not re.match(r"^\s*[-*_](\s*[-*_]){2,}\s*$", raw):
+        item = LIST_ITEM_RE.match(raw)
+        if item and not THEMATIC_BREAK_RE.match(raw):
             src = _width(item["indent"])
             while stack and src < stack[-1]:
                 stack.pop()
@@ -331,7 +331,7 @@ def normalise_structure(lines: list[str], report: list[str], date: str) -> list[
         if (
             ind <= 3
             and prev_blank
-            and QUESTION_END.search(text)
+            and QUESTION_END_RE.search(text)
             and len(text) <= 120
             and not text.startswith((">", "|", "<", "!["))
         ):
@@ -354,30 +354,30 @@ def _list_item(
     date: str,
 ) -> str:
     body = body.strip()
-    box = CHECKBOX.match(body)
+    box = CHECKBOX_RE.match(body)
     mark = box["mark"] if box else None
     content = box["rest"] if box else body
-    if re.fullmatch(r"\[[^\[\]]+\]", content):
+    if BARE_BRACKETS_RE.fullmatch(content):
         report.append(f"link without a URL, not placed (kept as written): {content}")
         return f"{indent}{marker} {content}"
-    link = LINK_AT_START.match(content)
+    link = RAW_LINK_AT_START_RE.match(content)
     if link:
         url = link["url"]
-        if re.match(r"https?://", url):
+        if HTTP_RE.match(url):
             content = content[: link.start()] + content[link.start() :].replace(
                 link.group(0), f"[{link['title']}]({url})", 1
             )
             return f"{indent}{marker} [{mark or ' '}] {content}"
         return f"{indent}{marker} {content}"
     question_like = (
-        ID_AT_END.match(content) is not None
-        or bool(QUESTION_END.search(content))
+        QUESTION_RE.match(content) is not None
+        or bool(QUESTION_END_RE.search(content))
         or (
             mark is not None
-            and not _is_plan_heading(heading)
-            and not re.match(r"第\s*\S+\s*章", content)
+            and not is_plan_heading(heading)
+            and not CHAPTER_TITLE_RE.match(content)
         )
-        or (level == 0 and _is_question_heading(heading))
+        or (level == 0 and is_question_heading(heading))
     )
     if question_like and content:
         if marker != "-":
@@ -394,17 +394,17 @@ def questions_from_headings(lines: list[_Line], date: str) -> list[_Line]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        h = None if line.code else HEADING.match(line.text)
-        if h and QUESTION_END.search(h.group(2)) and len(h.group(2)) <= 120:
-            level = len(h.group(1))
-            text = re.sub(r"^\d+\s*[、.．]\s*", "", h.group(2))
+        h = None if line.code else ATX_HEADING_RE.match(line.text)
+        if h and QUESTION_END_RE.search(h["text"]) and len(h["text"]) <= 120:
+            level = len(h["level"])
+            text = HEADING_NUMBER_RE.sub("", h["text"])
             out.append(_Line(_question_item("", " ", text, date)))
             j = i + 1
             body: list[_Line] = []
             while j < len(lines):
                 nxt = lines[j]
-                hh = None if nxt.code else HEADING.match(nxt.text)
-                if hh and len(hh.group(1)) <= level:
+                hh = None if nxt.code else ATX_HEADING_RE.match(nxt.text)
+                if hh and len(hh["level"]) <= level:
                     break
                 body.append(nxt)
                 j += 1
@@ -416,9 +416,9 @@ def questions_from_headings(lines: list[_Line], date: str) -> list[_Line]:
                 out.append(_Line(""))
                 for b in body:
                     text_ = b.text
-                    hb = None if b.code else HEADING.match(text_)
+                    hb = None if b.code else ATX_HEADING_RE.match(text_)
                     if hb:  # sub-headings cannot sit inside a list item
-                        text_ = f"**{hb.group(2)}**"
+                        text_ = f"**{hb['text']}**"
                     out.append(_Line("    " + text_ if text_.strip() else "", b.code))
             out.append(_Line(""))
             i = j
@@ -436,12 +436,12 @@ def _space_blocks(lines: list[_Line]) -> list[_Line]:
         text = line.text
         prev = out[-1] if out else None
         prev_text = prev.text if prev and not prev.code else ""
-        is_heading = not line.code and bool(HEADING.match(text))
-        is_item = not line.code and bool(ITEM.match(text))
+        is_heading = not line.code and bool(ATX_HEADING_RE.match(text))
+        is_item = not line.code and bool(LIST_ITEM_RE.match(text))
         starts_list = is_item and not text.startswith(" ") and not in_list
         if prev_text.strip() and (is_heading or starts_list):
             out.append(_Line(""))
-        if HEADING.match(prev_text) and text.strip():
+        if ATX_HEADING_RE.match(prev_text) and text.strip():
             out.append(_Line(""))
         out.append(line)
         if is_item:
@@ -456,20 +456,6 @@ def _space_blocks(lines: list[_Line]) -> list[_Line]:
 # --------------------------------------------------------------------------- #
 # Inline: links, images, embeds, bare URLs, tags
 # --------------------------------------------------------------------------- #
-
-EMBED = re.compile(r"!\[\[(?P<target>[^\]\n]*)\]\]?")
-WIKILINK = re.compile(r"(?<!!)\[\[(?P<target>[^\]\n|]*)(?:\|(?P<label>[^\]\n]*))?\]\]")
-IMAGE = re.compile(
-    r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
-)
-LINK = re.compile(
-    r"(?<!!)\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url>[^()\n]*?(?:\([^()\s]*\)[^()\n]*?)*)\)"
-)
-BARE_URL = re.compile(r"(?<![(<\[\"'=/A-Za-z0-9])https?://[!-~]+")
-TAG = re.compile(
-    r"(?:(?<=\s)|^)#(?!Q-)(?P<tag>[^\s#`\[\](){}<>，。；：！？、,.;:!?\"']+)"
-)
 
 
 @dataclass
@@ -503,7 +489,7 @@ def _local_file(ctx: _Inline, target: str) -> Path | None:
 
 def _image(ctx: _Inline, m: re.Match[str]) -> str:
     alt, src = m["alt"], m["src"].strip("<>")
-    if re.match(r"https?://", src):
+    if HTTP_RE.match(src):
         ctx.note(
             f"remote image {src} turned into a link (the site loads nothing remote)"
         )
@@ -525,30 +511,21 @@ def _image(ctx: _Inline, m: re.Match[str]) -> str:
 def _link(ctx: _Inline, m: re.Match[str]) -> str:
     title, url = m["title"], m["url"].strip()
     if url.startswith("#"):
-        slug = _slug(unquote(url[1:]))
+        slug = heading_slug(unquote(url[1:]))
         if slug in ctx.slugs.values():
             return f"[{title}](#{slug})"
         ctx.note(f"link to a missing heading {url}: kept as text")
         return title
-    if re.match(r"https?://", url):
+    if HTTP_RE.match(url):
         cleaned, new_title = clean_url(url), clean_title(title)
         return f"[{new_title}]({cleaned})"
-    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", url):
+    if SCHEME_RE.match(url):
         return m.group(0)
     if ctx.page and url.endswith(".md") and _local_file(ctx, url) is None:
         ctx.note(f"link to a local page {unquote(url)}: kept as text")
         return title
     ctx.note(f"link to a local file {unquote(url)} not placed: kept as text")
     return title
-
-
-def _slug(text: str) -> str:
-    try:
-        from pymdownx.slugs import slugify
-
-        return str(slugify(case="lower")(text, "-"))
-    except ImportError:  # pragma: no cover - pymdown-extensions is a dependency
-        return re.sub(r"[^\w\- ]", "", text).strip().lower().replace(" ", "-")
 
 
 def transform_inline(text: str, ctx: _Inline) -> str:
@@ -558,24 +535,24 @@ def transform_inline(text: str, ctx: _Inline) -> str:
         if is_code or chunk.lstrip().startswith("<!--"):
             parts.append(chunk)
             continue
-        chunk = EMBED.sub(
+        chunk = EMBED_RE.sub(
             lambda m: (
                 ctx.note(f"missing image ![[{m['target']}]] (Obsidian embed)")
                 + _comment(f"missing image {m['target']}")
             ),
             chunk,
         )
-        chunk = WIKILINK.sub(
+        chunk = WIKILINK_RE.sub(
             lambda m: (
                 ctx.note(f"wikilink [[{m['target']}]] kept as text")
                 + (m["label"] or m["target"])
             ),
             chunk,
         )
-        chunk = IMAGE.sub(lambda m: _image(ctx, m), chunk)
-        chunk = LINK.sub(lambda m: _link(ctx, m), chunk)
+        chunk = RAW_IMAGE_RE.sub(lambda m: _image(ctx, m), chunk)
+        chunk = RAW_LINK_RE.sub(lambda m: _link(ctx, m), chunk)
         chunk = _bare_urls(chunk)
-        chunk = TAG.sub(
+        chunk = TAG_RE.sub(
             lambda m: m.group(0) if m["tag"].isdigit() else f"`#{m['tag']}`", chunk
         )
         parts.append(chunk)
@@ -586,11 +563,8 @@ def _bare_urls(chunk: str) -> str:
     out = []
     pos = 0
     # skip URLs inside Markdown links and autolinks
-    protected = [
-        (m.start(), m.end())
-        for m in re.finditer(r"\]\([^)]*\)|<https?://[^>]*>", chunk)
-    ]
-    for m in BARE_URL.finditer(chunk):
+    protected = [(m.start(), m.end()) for m in LINKED_URL_RE.finditer(chunk)]
+    for m in BARE_URL_RE.finditer(chunk):
         if any(a <= m.start() < b for a, b in protected):
             continue
         url = m.group(0).rstrip(".,;:!?")
@@ -650,9 +624,9 @@ def import_text(
     while collapsed and not collapsed[-1].text.strip() and not collapsed[-1].code:
         collapsed.pop()
     slugs = {
-        ln.text: _slug(re.sub(r"`#([^`]+)`", r"#\1", m.group(2)))
+        ln.text: heading_slug(CODE_TAG_RE.sub(r"#\1", m["text"]))
         for ln in collapsed
-        if not ln.code and (m := HEADING.match(ln.text))
+        if not ln.code and (m := ATX_HEADING_RE.match(ln.text))
     }
     images: list[tuple[Path, str]] = []
     ctx = _Inline(source_dir, page, slugs, report, images)
@@ -664,7 +638,7 @@ def import_text(
     ids: list[str] = []
     taken = set(used_ids)
     for n, line in enumerate(out_lines):
-        m = re.search(r"#(Q-[a-z][a-z0-9]*-\d{2,})(?: ✅ \d{4}-\d{2}-\d{2})?$", line)
+        m = QUESTION_TAIL_RE.search(line)
         if m and "- [" in line:
             if m[1] in taken:
                 new = next_question_id(m[1].split("-")[1], taken)
@@ -797,5 +771,8 @@ def _topic_for(page: str) -> str:
 
 
 def _title(text: str, page: str) -> str:
-    m = re.search(r"^# (.+)$", text, re.M)
-    return m[1].strip() if m else Path(page).stem
+    for line in text.split("\n"):
+        m = ATX_HEADING_RE.match(line)
+        if m and m["level"] == "#":
+            return m["text"]
+    return Path(page).stem

@@ -28,17 +28,8 @@ from __future__ import annotations
 import html
 import re
 
-from dlnotes.kb.notes import (
-    QUESTION_RE,
-    TASK_RE,
-    Chapter,
-    ParsedPage,
-    Question,
-    Resource,
-    line_body,
-    line_ending,
-    parse_page,
-)
+from dlnotes.kb.grammar import QUESTION_RE, TASK_RE, line_body, line_ending
+from dlnotes.kb.notes import Chapter, ParsedPage, Question, Resource, parse_page
 
 BADGES: dict[str, tuple[str, str]] = {
     "open": ("dl-open", "待解决"),

@@ -24,27 +24,22 @@ import builtins
 import functools
 import html
 import os
-import re
 import symtable
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dlnotes.kb.editor import StudyError
-from dlnotes.kb.notes import classify_lines, line_body
+from dlnotes.kb.errors import StudyError
+from dlnotes.kb.grammar import (
+    FENCE_LANG_RE,
+    SNIPPET_INCLUDE_RE,
+    SNIPPET_SECTION_RE,
+    classify_lines,
+    line_body,
+)
 
 RUNNABLE_LANGS = frozenset({"python", "py", "python3"})
-
-# The language of a fence's info string: "python", "py title=x", "{.python .x}".
-FENCE_LANG = re.compile(r"\{?[ \t]*\.?(?P<lang>[\w+-]*)")
-INCLUDE = re.compile(
-    r"^[ \t]*-{1,2}8<-{1,2}[ \t]+(?P<q>[\"'])(?P<path>[^\"':]+)"
-    r"(?::(?P<section>[\w-]+))?(?P=q)[ \t]*$"
-)
-SECTION_MARK = re.compile(
-    r"^\s*#\s*-{1,2}8<-{1,2}\s*\[(?P<kind>start|end):(?P<name>[\w-]+)\]"
-)
 
 
 class BlockError(StudyError):
@@ -125,7 +120,7 @@ def scan_fences(lines: list[str]) -> list[Fence]:
             body.append(
                 text[len(indent) :] if text.startswith(indent) else text.lstrip()
             )
-        m = FENCE_LANG.match(cb.info)
+        m = FENCE_LANG_RE.match(cb.info)
         lang = m["lang"].lower() if m else ""
         fences.append(Fence(start, end, indent, lang, body))
     return fences
@@ -147,7 +142,7 @@ def read_section(root: Path, path: str, section: str | None) -> tuple[list[str],
     inside = False
     found = False
     for line in lines:
-        m = SECTION_MARK.match(line)
+        m = SNIPPET_SECTION_RE.match(line)
         if m:
             if m["name"] == section:
                 inside = m["kind"] == "start"
@@ -183,7 +178,7 @@ def page_blocks(docs: Path, page: str, root: Path | None = None) -> PageBlocks:
         setups: list[str] = []
         reason = ""
         for line in fence.body:
-            m = INCLUDE.match(line)
+            m = SNIPPET_INCLUDE_RE.match(line)
             if not m:
                 code_lines.append(line)
                 continue

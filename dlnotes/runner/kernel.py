@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlnotes.kb.editor import StudyError
+from dlnotes.kb.errors import StudyError
 from dlnotes.runner.blocks import Block, PageBlocks
 
 Event = dict[str, Any]

@@ -190,7 +190,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         study = self.config.serve_controls and self.config.tracker
         if not (study or self.config.run_blocks):
             return server
-        from dlnotes.kb.editor import Tracker
+        from dlnotes.kb.tracker import Tracker
         from dlnotes.site.serve import API_PATH, Endpoint, is_loopback, study_handlers
 
         host, port = config.dev_addr.host, config.dev_addr.port

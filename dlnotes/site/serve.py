@@ -15,7 +15,7 @@ nothing else listening):
 A request is refused unless it comes from a loopback address, its ``Host`` is the
 server's loopback host and port, its ``Origin`` is that same origin, it carries the
 token in ``X-Dlnotes-Token``, its JSON body is at most :data:`MAX_BODY` bytes, and it
-names a known item. The edit goes through :class:`dlnotes.kb.editor.Tracker`, the
+names a known item. The edit goes through :class:`dlnotes.kb.tracker.Tracker`, the
 same code path as the CLI; MkDocs sees the file change, rebuilds and live-reloads the
 page, which then shows the new state.
 """
@@ -30,7 +30,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dlnotes.kb.editor import Ambiguous, NotFound, StudyError, Tracker
+from dlnotes.kb.errors import Ambiguous, NotFound, StudyError
+from dlnotes.kb.grammar import CHAPTER_ID_RE, QUESTION_ID_RE, RESOURCE_ID_RE
+from dlnotes.kb.tracker import Tracker
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.serve")
 
@@ -38,20 +40,17 @@ API_PATH = "/__dlnotes__/api"
 TOKEN_HEADER = "HTTP_X_DLNOTES_TOKEN"
 MAX_BODY = 64 * 1024
 
-QUESTION_ID = re.compile(r"Q-[a-z][a-z0-9]*-\d{2,}")
-RESOURCE_ID = re.compile(r"r-[0-9a-f]{8}(?:-\d+)?")
-CHAPTER_ID = re.compile(r"c-[0-9a-f]{8}(?:-\d+)?")
 
 # action -> (ID pattern, status it sets)
 ACTIONS: dict[str, tuple[re.Pattern[str], str]] = {
-    "resolve": (QUESTION_ID, "resolved"),
-    "reopen": (QUESTION_ID, "open"),
-    "read": (RESOURCE_ID, "read"),
-    "digest": (RESOURCE_ID, "digested"),
-    "unread": (RESOURCE_ID, "unread"),
-    "start": (CHAPTER_ID, "doing"),
-    "done": (CHAPTER_ID, "done"),
-    "todo": (CHAPTER_ID, "todo"),
+    "resolve": (QUESTION_ID_RE, "resolved"),
+    "reopen": (QUESTION_ID_RE, "open"),
+    "read": (RESOURCE_ID_RE, "read"),
+    "digest": (RESOURCE_ID_RE, "digested"),
+    "unread": (RESOURCE_ID_RE, "unread"),
+    "start": (CHAPTER_ID_RE, "doing"),
+    "done": (CHAPTER_ID_RE, "done"),
+    "todo": (CHAPTER_ID_RE, "todo"),
 }
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -206,7 +205,7 @@ def study_handlers(tracker: Tracker) -> dict[str, Handler]:
                 elif action == "reopen":
                     q = tracker.reopen(item_id)
                     result = {"id": q.id, "status": q.status}
-                elif pattern is RESOURCE_ID:
+                elif pattern is RESOURCE_ID_RE:
                     r = tracker.set_resource(item_id, status)
                     result = {"id": r.id, "status": r.status}
                 else:

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from dlnotes.kb.notes import (
-    KnowledgeBase,
+from dlnotes.kb.grammar import (
     classify_lines,
     next_question_id,
     normalize_question_id,
-    parse_page,
     split_lines,
 )
+from dlnotes.kb.notes import KnowledgeBase, parse_page
 from tests.support import DOCS
 
 PAGE = """\

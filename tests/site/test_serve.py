@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from dlnotes.kb.editor import Tracker
 from dlnotes.kb.notes import KnowledgeBase
+from dlnotes.kb.tracker import Tracker
 from dlnotes.site.serve import MAX_BODY, Endpoint, study_handlers
 from tests.support.sites import Served
 from tests.support.wsgi import PORT, TOKEN, environ, passthrough, post_json
