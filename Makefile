@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp-setup
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup serve build test lint typecheck pytest browser clean bench
+.PHONY: setup serve build test test-fast lint typecheck pytest browser clean bench
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 # Front-end assets served from the site (Mermaid), pinned by package-lock.json.
@@ -42,12 +42,19 @@ browser:
 lint: setup
 	$(BIN)/ruff check dlnotes tests scripts
 	$(BIN)/ruff format --check dlnotes tests scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy dlnotes
 
+# The whole suite with coverage of the package (report printed at the end).
 pytest: setup browser
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q --cov=dlnotes --cov-report=term:skip-covered --cov-report=html:.cache/coverage
+
+# The edit-test loop: unit tests only (no browser, no site build, no slow runs),
+# two workers; under two minutes.
+test-fast: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -m "not browser and not slow and not site" -p no:cacheprovider
 
 test: lint typecheck pytest
 

@@ -75,3 +75,14 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# Fixtures that build or serve a whole site: tests using them are `site` tests,
+# which `make test-fast` leaves out.
+SITE_FIXTURES = {"site_build", "site_dir", "served", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.site)

@@ -130,6 +130,7 @@ def test_the_runner_sees_every_python_block() -> None:
 @pytest.mark.parametrize(
     "md", RUNNABLE_PAGES, ids=lambda p: p.relative_to(DOCS).as_posix()
 )
+@pytest.mark.slow
 def test_every_block_of_every_page_runs(md: Path) -> None:
     """Each page's blocks, embedded sections included, run in order in a fresh
     kernel: the execution path of ``dlnotes run`` and of the Run buttons."""

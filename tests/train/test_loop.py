@@ -304,6 +304,7 @@ def _flags(values: dict[str, Any]) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_exactly_the_same_weights(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -427,6 +428,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     # TINY has no BatchNorm, so the only difference between one process with
     # batch 32 and two with 16 each is the order of floating-point additions.
