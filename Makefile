@@ -43,6 +43,7 @@ lint: setup
 	$(BIN)/ruff check dlnotes tests scripts
 	$(BIN)/ruff format --check dlnotes tests scripts
 	$(BIN)/lint-imports --no-cache
+	npx --no-install eslint dlnotes/site/static
 
 typecheck: setup
 	$(BIN)/mypy dlnotes

@@ -6,15 +6,11 @@ order they are run,
 as in a notebook. Each page kernel has a worker thread that owns it and runs the page's
 requests in order; the HTTP threads only queue work and read events.
 
-Requests (JSON, through :class:`dlnotes.site.serve.Endpoint`, which has already
-checked loopback address, ``Host``, ``Origin``, token and body size):
-
-``{"action": "run", "page": "cnn/convolution.md", "block": 3, "code": "..."}``
-    queue a run (``code`` is the block as edited on the page) -> ``{"run": id}``;
-``{"action": "poll", "run": id, "since": n}``
-    the run's events from the ``n``-th on, waiting up to a second for new ones;
-``{"action": "interrupt", "page": ...}`` / ``{"action": "restart", "page": ...}``
-    stop the running block (and drop the queued ones) / start the page's kernel anew.
+The API is plain Python (:meth:`KernelPool.run`, :meth:`~KernelPool.poll`,
+:meth:`~KernelPool.interrupt`, :meth:`~KernelPool.restart`); it raises
+:class:`UnknownPage`, :class:`UnknownRun` or :class:`PoolBusy`. The site registers it
+behind its endpoint (:func:`dlnotes.site.run_ui.run_handlers`); the runner knows
+nothing of HTTP.
 
 A run longer than ``timeout`` seconds is interrupted with a message. A kernel idle for
 ``idle_timeout`` seconds is shut down (the next run starts a new one and says so); at
@@ -37,7 +33,6 @@ from typing import Any
 
 from dlnotes.runner.blocks import Block, BlockError, page_blocks
 from dlnotes.runner.kernel import OK, Event, Kernel, KernelError, run_block
-from dlnotes.site.serve import Handler, Refused
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.run")
 
@@ -45,6 +40,26 @@ log = logging.getLogger("mkdocs.plugins.dlnotes.run")
 MAX_RUNS = 200
 #: Longest a poll request waits for new output.
 POLL_WAIT = 1.0
+
+
+class PoolError(Exception):
+    """A request the pool cannot serve."""
+
+
+class UnknownPage(PoolError):
+    """No such page or block, or the block cannot run."""
+
+
+class UnknownRun(PoolError):
+    """No run with that ID (never started, or forgotten)."""
+
+
+class NotRunnable(PoolError):
+    """The block exists but cannot run on its own (e.g. a method of a class)."""
+
+
+class PoolBusy(PoolError):
+    """No kernel can take the run now (all busy, or the server is shutting down)."""
 
 
 class Run:
@@ -99,6 +114,7 @@ class PageKernel:
         self.pending: list[Run] = []
         self.last_used = time.monotonic()
         self.stop_flag = threading.Event()  # stop the running block
+        self.stopped = False  # stop() was called: the worker takes no more runs
         self.lock = threading.Lock()
         self.thread = threading.Thread(
             target=self._work, name=f"dlnotes-kernel:{page}", daemon=True
@@ -112,9 +128,14 @@ class PageKernel:
 
     def submit(self, run: Run) -> None:
         with self.lock:
-            self.pending.append(run)
-        self.last_used = time.monotonic()
-        self.jobs.put(("run", run))
+            if not self.stopped:
+                self.pending.append(run)
+                self.last_used = time.monotonic()
+                self.jobs.put(("run", run))
+                return
+        # never leave a run queued on a kernel whose worker has been told to stop
+        run.add({"type": "info", "text": "已取消（内核已关闭）"})
+        run.finish("cancelled")
 
     def interrupt(self) -> int:
         """Stop the running block and drop the queued ones; how many were affected."""
@@ -129,6 +150,8 @@ class PageKernel:
         return len(dropped) + int(running)
 
     def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
         self.interrupt()
         self.jobs.put(("stop", None))
 
@@ -216,13 +239,13 @@ class KernelPool:
             blocks = page_blocks(self.docs, page, self.root)
             block = blocks.block(index)
         except BlockError as exc:
-            raise Refused(404, str(exc)) from None
+            raise UnknownPage(str(exc)) from None
         if not block.runnable:
-            raise Refused(409, f"block {index} of {page} cannot run: {block.reason}")
+            raise NotRunnable(f"block {index} of {page} cannot run: {block.reason}")
         run = Run(page, block, code)
         with self.lock:
             if self.closed:
-                raise Refused(409, "the server is shutting down")
+                raise PoolBusy("the server is shutting down")
             pk = self.kernels.get(page)
             if pk is None:
                 self._make_room()
@@ -230,14 +253,18 @@ class KernelPool:
             self.runs[run.id] = run
             while len(self.runs) > MAX_RUNS:
                 self.runs.popitem(last=False)
-        pk.submit(run)
+            # Hand over while still holding the lock: restart, eviction and the
+            # reaper remove a kernel from self.kernels under this lock before they
+            # stop it, so the run is either queued on a live kernel (and cancelled
+            # by its stop) or never sees the stopped one.
+            pk.submit(run)
         return run
 
     def poll(self, run_id: str, since: int, wait: float = POLL_WAIT) -> dict[str, Any]:
         with self.lock:
             run = self.runs.get(run_id)
         if run is None:
-            raise Refused(404, f"unknown run {run_id!r}")
+            raise UnknownRun(f"unknown run {run_id!r}")
         return run.snapshot(since, wait)
 
     def interrupt(self, page: str) -> int:
@@ -264,7 +291,7 @@ class KernelPool:
             return
         idle = [pk for pk in self.kernels.values() if not pk.busy]
         if not idle:
-            raise Refused(409, f"all {self.max_kernels} kernels are busy; try later")
+            raise PoolBusy(f"all {self.max_kernels} kernels are busy; try later")
         oldest = min(idle, key=lambda pk: pk.last_used)
         log.info("dlnotes: shutting down the kernel of %s to make room", oldest.page)
         del self.kernels[oldest.page]
@@ -299,40 +326,3 @@ class KernelPool:
             pk.thread.join(max(0.0, deadline - time.monotonic()))
             if pk.thread.is_alive():  # stuck worker: kill the process ourselves
                 pk.kernel.shutdown()
-
-    # ------------------------------------------------------------ endpoint
-    def handlers(self) -> dict[str, Handler]:
-        """The endpoint actions this pool answers."""
-
-        def page_of(data: dict[str, Any]) -> str:
-            page = data.get("page")
-            if not isinstance(page, str) or not page.endswith(".md") or ".." in page:
-                raise Refused(404, f"unknown page {page!r}")
-            return page
-
-        def run(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            page = page_of(data)
-            index, code = data.get("block"), data.get("code")
-            if not isinstance(index, int) or isinstance(index, bool) or index < 1:
-                raise Refused(400, "block must be a positive integer")
-            if not isinstance(code, str):
-                raise Refused(400, "code must be a string")
-            r = self.run(page, index, code)
-            return 200, {"ok": True, "run": r.id, "status": r.status}
-
-        def poll(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            run_id, since = data.get("run"), data.get("since", 0)
-            if not isinstance(run_id, str):
-                raise Refused(400, "run must be a run ID")
-            if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-                raise Refused(400, "since must be a non-negative integer")
-            return 200, {"ok": True, **self.poll(run_id, since)}
-
-        def interrupt(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            return 200, {"ok": True, "stopped": self.interrupt(page_of(data))}
-
-        def restart(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            self.restart(page_of(data))
-            return 200, {"ok": True}
-
-        return {"run": run, "poll": poll, "interrupt": interrupt, "restart": restart}

@@ -9,8 +9,12 @@
   ``mkdocs serve --livereload`` the page gets a Run toolbar per block, backed by one
   Jupyter kernel per page (:mod:`dlnotes.runner.pool`);
 * under ``mkdocs serve --livereload``, adds the study controls and the Run buttons
-  behind one loopback-only, origin-checked, token-protected endpoint
-  (:mod:`dlnotes.site.serve`).
+  behind one loopback-only endpoint: the browser logs in once with the link the
+  server prints (cookie), and every request is Host/Origin-checked and carries the
+  per-run token (:mod:`dlnotes.site.serve`);
+* passes the HTML of every page's content through an allow-list sanitiser
+  (:mod:`dlnotes.site.sanitize`), late, after the other plugins: a note cannot
+  bring scripts, event handlers or ``javascript:`` links into the site.
 
 Options (``plugins: - dlnotes: {...}``): ``vendor`` (publish MathJax/Mermaid, default
 true), ``vendor_prefix``, ``tracker`` (render items and the progress page, default
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import secrets
 import signal
 import threading
 from pathlib import Path
@@ -65,7 +68,8 @@ class DlnotesConfig(Config):
 class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     def __init__(self) -> None:
         self._serving = False
-        self._token = ""
+        self._session: Any = None  # dlnotes.site.serve.Session under mkdocs serve
+        self._login_file: Path | None = None
         self._kb: KnowledgeBase | None = None
         self._titles: dict[str, str] = {}
         self._parsed: dict[str, ParsedPage] = {}
@@ -76,8 +80,6 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._serving = command == "serve"
-        if self._serving:
-            self._token = secrets.token_urlsafe(32)
 
     def on_config(self, config: Any) -> Any:
         if self._serving:
@@ -168,30 +170,37 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         return html
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
-        if not self._serving:
+        if not (self._serving and self._controls):
             return output
         study = self.config.serve_controls and self.config.tracker
-        study = study and self._controls and "dl-ctl" in output
+        study = study and "dl-ctl" in output
         blocks = self._blocks.get(page.file.src_uri)
         run = None
-        if self._controls and blocks is not None and "dl-run" in output:
+        if blocks is not None and "dl-run" in output:
             from dlnotes.site.run_ui import run_config
 
             run = run_config(blocks, float(self.config.run_timeout))
         at = output.rfind("</body>")
         if at < 0 or not (study or run):
             return output
-        from dlnotes.site.serve import page_script
+        from dlnotes.site.serve import API_PATH, page_config
 
-        script = page_script(self._token, study=study, run=run)
-        return output[:at] + script + output[at:]
+        # no secret here: the endpoint adds the token for a logged-in browser only
+        data = page_config({"endpoint": API_PATH, "study": study, "run": run})
+        return output[:at] + data + output[at:]
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
         study = self.config.serve_controls and self.config.tracker
         if not (study or self.config.run_blocks):
             return server
         from dlnotes.kb.tracker import Tracker
-        from dlnotes.site.serve import API_PATH, Endpoint, is_loopback, study_handlers
+        from dlnotes.site.serve import (
+            Endpoint,
+            Session,
+            is_loopback,
+            study_handlers,
+            write_login_file,
+        )
 
         host, port = config.dev_addr.host, config.dev_addr.port
         if not is_loopback(host):
@@ -204,6 +213,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         handlers = study_handlers(Tracker(Path(config.docs_dir))) if study else {}
         if self.config.run_blocks:
             from dlnotes.runner.pool import KernelPool
+            from dlnotes.site.run_ui import run_handlers
 
             self._pool = KernelPool(
                 Path(config.config_file_path).parent,
@@ -212,15 +222,33 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 idle_timeout=float(self.config.kernel_idle_timeout),
                 max_kernels=int(self.config.max_kernels),
             )
-            handlers.update(self._pool.handlers())
+            handlers.update(run_handlers(self._pool))
             atexit.register(self._pool.close)
             _stop_on_sigterm()
-        endpoint = Endpoint(server.get_app(), self._token, host, port, handlers)
-        server.set_app(endpoint)
-        log.info("dlnotes: page controls on http://%s:%s%s", host, port, API_PATH)
+        self._session = Session(port)
+        url = self._session.login_url("127.0.0.1" if ":" not in host else host)
+        server.set_app(Endpoint(server.get_app(), self._session, host, handlers))
+        try:
+            self._login_file = write_login_file(url, port)
+            where = f" (also in {self._login_file}, readable only by you)"
+            atexit.register(self._remove_login_file)
+        except OSError as exc:
+            where = f" (could not write the login file: {exc})"
+        log.info(
+            "dlnotes: to use the study controls and Run buttons, open\n    %s\n  "
+            "in your browser once%s",
+            url,
+            where,
+        )
         return server
 
+    def _remove_login_file(self) -> None:
+        if self._login_file is not None:
+            self._login_file.unlink(missing_ok=True)
+            self._login_file = None
+
     def on_shutdown(self) -> None:
+        self._remove_login_file()
         if self._pool is not None:
             self._pool.close()
             self._pool = None

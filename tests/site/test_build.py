@@ -151,5 +151,5 @@ def test_static_pages_mark_runnable_blocks_but_carry_no_run_controls(
     after_code = re.findall(r'</code></pre></div>\s*<p><span class="dl-run"', html)
     assert len(after_code) == len(markers)
     # no endpoint, token or Run script in the static site
-    assert "window.__dlnotes__" not in html and "X-Dlnotes-Token" not in html
+    assert "dlnotes-config" not in html and "/__dlnotes__/" not in html
     assert "dl-runner" not in html

@@ -38,6 +38,11 @@ def test_resolve_and_mark_read_from_the_page(browser, served: Served) -> None:  
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # before logging in the page shows the commands, not buttons
+    page.goto(served.url + "/cnn/sharing/")
+    assert page.locator(".dl-btn").count() == 0
+    assert page.locator('.dl-ctl[data-dl-id="Q-cnn-01"] .dl-cli').is_visible()
+    served.login(page)  # the link mkdocs serve printed: sets the cookie, redirects
     page.goto(served.url + "/cnn/sharing/")
     ctl = page.locator('.dl-ctl[data-dl-id="Q-cnn-01"]')
     assert ctl.get_attribute("data-dl-status") == "open"

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,7 +132,13 @@ def _tmp_log() -> Path:
 
 
 class Served:
-    """``mkdocs serve --livereload`` of a small site on a free loopback port."""
+    """``mkdocs serve --livereload`` of a small site on a free loopback port.
+
+    The server writes its login link to ``runtime/dlnotes/serve-PORT.url``
+    (``XDG_RUNTIME_DIR`` points at a private temporary folder); :attr:`login_url`
+    and :attr:`cookie` are a logged-in browser's credentials, :meth:`login` logs a
+    Playwright page in.
+    """
 
     def __init__(
         self, root: Path, ready: str = "/cnn/sharing/", timeout: float = 60
@@ -138,8 +146,17 @@ class Served:
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # the log holds the login link: readable by this user only
         self.log = root / "serve.log" if root != ROOT else _tmp_log()
-        env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONUNBUFFERED="1")
+        self.log.touch(mode=0o600)
+        self.log.chmod(0o600)
+        self.runtime = Path(tempfile.mkdtemp(prefix="dlnotes-runtime-"))
+        env = dict(
+            os.environ,
+            NO_MKDOCS_2_WARNING="1",
+            PYTHONUNBUFFERED="1",
+            XDG_RUNTIME_DIR=str(self.runtime),
+        )
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -171,6 +188,13 @@ class Served:
                     f"mkdocs serve did not start:\n{self.log.read_text()}"
                 )
             time.sleep(0.2)
+        self.login_file = self.runtime / "dlnotes" / f"serve-{self.port}.url"
+        self.login_url = self.login_file.read_text(encoding="utf-8").strip()
+        self.cookie = _login_cookie(self.login_url)
+
+    def login(self, page: Any) -> None:
+        """Log a Playwright page (its browser context) in, as the user would."""
+        page.goto(self.login_url)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
@@ -180,6 +204,25 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _login_cookie(login_url: str) -> str:
+    """The ``name=value`` session cookie the login link sets."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(login_url, timeout=10)
+    except urllib.error.HTTPError as err:
+        if err.code != 303:
+            raise
+        cookie = err.headers["Set-Cookie"]
+        return str(cookie.split(";")[0])
+    raise AssertionError("the login link did not redirect")
 
 
 @pytest.fixture(scope="module")

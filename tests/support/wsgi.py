@@ -8,10 +8,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from dlnotes.site.serve import API_PATH
+from dlnotes.site.serve import API_PATH, Session
 
 TOKEN = "t0ken-for-tests"
 PORT = 8123
+SESSION = Session(PORT, login="l0gin-for-tests", cookie="c00kie-for-tests", token=TOKEN)
+COOKIE = f"{SESSION.cookie_name}={SESSION.cookie}"
 
 
 def passthrough(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -29,6 +31,7 @@ def environ(body: Any = None, **overrides: Any) -> dict[str, Any]:
         "HTTP_ORIGIN": f"http://127.0.0.1:{PORT}",
         "HTTP_SEC_FETCH_SITE": "same-origin",
         "HTTP_X_DLNOTES_TOKEN": TOKEN,
+        "HTTP_COOKIE": COOKIE,
         "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(raw)),
         "wsgi.input": io.BytesIO(raw),
