@@ -19,9 +19,11 @@ import textwrap
 from dlnotes.kb.errors import NotFound, StudyError
 from dlnotes.kb.grammar import (
     BULLET_ITEM_RE,
+    DONE_DATE_RE,
     DONE_MARK,
     QUESTION_HEADING,
     QUESTION_RE,
+    REVIEW_COMMENT_RE,
     TASK_RE,
     dominant_ending,
     indent_width,
@@ -104,7 +106,9 @@ def resolve_text(
     resource), nothing is removed: the answer goes in above them.
     """
     q, body, m, end, id_end = _question_line(parsed, qid)
-    new_body = _with_mark(body, m, "x")[:id_end] + f" {DONE_MARK} {date}"
+    new_body = (
+        _with_mark(body, m, "x")[:id_end] + f" {DONE_MARK} {date}" + _comments(body, m)
+    )
     lines = list(parsed.lines)
     eol = end or dominant_ending(lines)
     lines[q.line - 1] = new_body + end
@@ -129,15 +133,54 @@ def reopen_text(parsed: ParsedPage, qid: str) -> str:
     """The page text with question ``qid`` open again (date removed, answer kept)."""
     q, body, m, end, id_end = _question_line(parsed, qid)
     lines = list(parsed.lines)
-    lines[q.line - 1] = _with_mark(body, m, " ")[:id_end] + end
+    lines[q.line - 1] = _with_mark(body, m, " ")[:id_end] + _comments(body, m) + end
     return "".join(lines)
 
 
-def set_mark_text(parsed: ParsedPage, line_no: int, mark: str) -> str:
-    """The page text with the checkbox on ``line_no`` set to ``mark``."""
-    body, m, end = _task_line(parsed, line_no)
+def _comments(body: str, m: re.Match[str]) -> str:
+    """The HTML comments that end a question line (its review state), verbatim."""
+    qm = QUESTION_RE.match(m["rest"])
+    assert qm is not None
+    return qm["comments"] or ""
+
+
+def set_review_text(parsed: ParsedPage, qid: str, comment: str) -> str:
+    """The page text with the review comment of ``qid`` set to ``comment``.
+
+    Only the question line changes: an existing ``<!--review …-->`` comment is
+    replaced in place, else ``comment`` is appended after the line's other
+    comments (an Obsidian ``<!--SR:…-->`` comment stays as it was).
+    """
+    if not REVIEW_COMMENT_RE.fullmatch(comment):
+        raise StudyError(f"not a review comment: {comment!r}")
+    q, body, m, end, id_end = _question_line(parsed, qid)
+    old = REVIEW_COMMENT_RE.search(body, id_end)
+    if old is not None:
+        new_body = body[: old.start()] + comment + body[old.end() :]
+    else:
+        new_body = body.rstrip(" \t") + " " + comment
     lines = list(parsed.lines)
-    lines[line_no - 1] = _with_mark(body, m, mark) + end
+    lines[q.line - 1] = new_body + end
+    return "".join(lines)
+
+
+def set_mark_text(
+    parsed: ParsedPage, line_no: int, mark: str, *, date: str | None = None
+) -> str:
+    """The page text with the checkbox on ``line_no`` set to ``mark``.
+
+    ``date``: end the line with ``✅ date`` (a resource read that day) unless it
+    already ends with a date; ``""`` removes such a date (marked unread again).
+    """
+    body, m, end = _task_line(parsed, line_no)
+    new = _with_mark(body, m, mark)
+    old = DONE_DATE_RE.search(new)
+    if date == "" and old is not None:
+        new = new[: old.start()]
+    elif date and old is None:
+        new = f"{new} {DONE_MARK} {date}"
+    lines = list(parsed.lines)
+    lines[line_no - 1] = new + end
     return "".join(lines)
 
 

@@ -191,24 +191,47 @@ TASK_RE = re.compile(
 )
 # A checkbox at the start of a list item's body (the importer's view of raw notes).
 CHECKBOX_RE = re.compile(r"\[(?P<mark>[ xX/])\][ \t]+(?P<rest>.*)$")
-# The tail of a question: text, `#Q-topic-nn`, optional `✅ YYYY-MM-DD`.
+# HTML comments at the very end of a question line: its review state
+# (`<!--review …-->`, see REVIEW_COMMENT_RE) and/or the state Obsidian's
+# spaced-repetition plugin keeps (`<!--SR:!2026-12-03,3,250-->`). Invisible on the
+# site; the question's text and ID come before them.
+LINE_COMMENTS = r"(?P<comments>(?:[ \t]*<!--(?:(?!-->).)*-->)+)"
+# The tail of a question: text, `#Q-topic-nn`, optional `✅ YYYY-MM-DD`, comments.
 QUESTION_RE = re.compile(
     rf"(?P<text>.*?\S)[ \t]+#(?P<id>Q-(?P<topic>{TOPIC})-(?P<num>\d{{2,}}))"
-    rf"(?:[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE}))?$"
+    rf"(?:[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE}))?{LINE_COMMENTS}?$"
 )
 # The ID (and date) that ends a question line, wherever the line starts.
 QUESTION_TAIL_RE = re.compile(
-    rf"#(?P<id>Q-{TOPIC}-\d{{2,}})(?:[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE}))?$"
+    rf"#(?P<id>Q-{TOPIC}-\d{{2,}})(?:[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE}))?"
+    rf"{LINE_COMMENTS}?$"
 )
+# dlnotes' review state of a question (dlnotes.kb.review formats and parses the body):
+# `<!--review due=2026-12-03T09:15Z s=3.2104 d=5.1012 state=review step=0
+# last=2026-11-30T09:15Z log=2026-11-28:3,2026-11-30:3-->` (one line).
+REVIEW_COMMENT_RE = re.compile(r"<!--review (?P<body>(?:(?!-->)[^\n])*)-->")
+# Obsidian spaced-repetition plugin: `<!--SR:!due,interval,ease-->` (one card);
+# several cards on one line are `!due,interval,ease` groups one after another.
+SR_COMMENT_RE = re.compile(
+    r"<!--SR:(?P<cards>(?:!\d{4}-\d{2}-\d{2},\d+,\d+)+)-->"
+)
+SR_CARD_RE = re.compile(r"!(?P<due>\d{4}-\d{2}-\d{2}),(?P<interval>\d+),(?P<ease>\d+)")
+# `✅ YYYY-MM-DD` ending a resource line: the day it was read (set by `dlnotes read`).
+DONE_DATE_RE = re.compile(rf"[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE})[ \t]*$")
 # A bullet item with some text (where `dlnotes ask` may add a question right after).
 BULLET_ITEM_RE = re.compile(rf"[ \t]*{BULLET}[ \t]+\S")
 
 
-def question_line(indent: str, text: str, qid: str, date: str | None = None) -> str:
-    """The body of a question line: ``- [ ] text #Q-x-01`` or ``- [x] … ✅ date``."""
+def question_line(
+    indent: str, text: str, qid: str, date: str | None = None, comments: str = ""
+) -> str:
+    """The body of a question line: ``- [ ] text #Q-x-01`` or ``- [x] … ✅ date``.
+
+    ``comments``: the line's trailing HTML comments (review state), kept verbatim.
+    """
     if date:
-        return f"{indent}- [x] {text} #{qid} {DONE_MARK} {date}"
-    return f"{indent}- [ ] {text} #{qid}"
+        return f"{indent}- [x] {text} #{qid} {DONE_MARK} {date}{comments}"
+    return f"{indent}- [ ] {text} #{qid}{comments}"
 
 
 # --------------------------------------------------------------------------- #

@@ -39,6 +39,7 @@ from dlnotes.kb.grammar import (
     CHAPTER_STATUS,
     HEADING_RE,
     LINK_START_RE,
+    DONE_DATE_RE,
     QUESTION_RE,
     QUESTION_STATUS,
     RESOURCE_STATUS,
@@ -82,6 +83,7 @@ class Question:
     heading: str = ""
     mark: str = " "
     path: Path | None = None
+    comments: str = ""  # the HTML comments that end the line (review state)
 
     @property
     def topic(self) -> str:
@@ -114,6 +116,7 @@ class Resource:
     line: int
     mark: str = " "
     path: Path | None = None
+    date: str | None = None  # `✅ YYYY-MM-DD` at the end: the day it was read
 
     @property
     def topic(self) -> str:
@@ -237,6 +240,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
                     heading=heading,
                     mark=mark,
                     path=path,
+                    comments=q["comments"] or "",
                 )
             )
             continue
@@ -258,6 +262,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
                     line=i + 1,
                     mark=mark,
                     path=path,
+                    date=_done_date(rest),
                 )
             )
             continue
@@ -279,6 +284,11 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
             )
         )
     return parsed
+
+
+def _done_date(rest: str) -> str | None:
+    m = DONE_DATE_RE.search(rest)
+    return m["date"] if m else None
 
 
 def _dedent(lines: list[str], width: int) -> str:

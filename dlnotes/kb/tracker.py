@@ -241,7 +241,10 @@ class Tracker:
             fresh = parsed.resource(item.id) or parsed.chapter(item.id)
             if fresh is None:
                 raise NotFound(f"{item.id} is no longer on {item.page}")
-            return set_mark_text(parsed, fresh.line, mark), item.id
+            date = None
+            if isinstance(item, Resource):  # the day it was read, for the history
+                date = today() if status in ("read", "digested") else ""
+            return set_mark_text(parsed, fresh.line, mark, date=date), item.id
 
         return edit_page(item.path, item.page, run, lock_path=self.lock_path)
 
