@@ -60,8 +60,19 @@ def _json(p: argparse.ArgumentParser) -> None:
 def _questions(p: argparse.ArgumentParser) -> None:
     _docs(p)
     p.add_argument("text", nargs="?", help="only questions whose text contains TEXT")
-    p.add_argument(
-        "--status", choices=["open", "resolved", "all"], default="all", help="filter"
+    status = p.add_mutually_exclusive_group()
+    status.add_argument(
+        "--status",
+        choices=["open", "resolved", "all"],
+        default="open",
+        help="which questions (default: open)",
+    )
+    status.add_argument(
+        "--all",
+        dest="status",
+        action="store_const",
+        const="all",
+        help="open and resolved questions",
     )
     p.add_argument("--topic", help="ID topic or page folder (cnn, resnet, ...)")
     p.add_argument("--page", help="docs-relative page (cnn/pooling.md)")
@@ -90,6 +101,12 @@ def _resolve(p: argparse.ArgumentParser) -> None:
         "--edit", action="store_true", help="write the answer in $VISUAL/$EDITOR"
     )
     p.add_argument("--date", help="resolved date YYYY-MM-DD (default: today)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="resolve an already resolved question again (the old answer is kept "
+        "above the new one)",
+    )
 
 
 def _ref(p: argparse.ArgumentParser) -> None:
@@ -132,6 +149,31 @@ def _plan(p: argparse.ArgumentParser) -> None:
         action = sub.add_parser(name, help=f"mark a chapter {status}")
         action.add_argument("ref", metavar="ID", help="chapter ID (c-…) or unique text")
         action.add_argument("--page", help="look only on this page")
+
+
+def _review(p: argparse.ArgumentParser) -> None:
+    _docs(p)
+    p.add_argument("--topic", help="only cards of this topic (cnn, resnet, ...)")
+    p.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="at most N cards (20)"
+    )
+    p.add_argument(
+        "--new",
+        type=int,
+        default=10,
+        metavar="N",
+        help="at most N cards never reviewed before (10)",
+    )
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--due", action="store_true", help="list the due cards, review nothing"
+    )
+    what.add_argument(
+        "--export",
+        nargs=2,
+        metavar=("FORMAT", "FILE"),
+        help="write the cards to FILE: `--export anki deck.apkg`",
+    )
 
 
 def _progress(p: argparse.ArgumentParser) -> None:
@@ -215,6 +257,12 @@ COMMANDS: list[Command] = [
     Command("digest", "mark a resource digested", _mark, f"{_STUDY}:digest"),
     Command("unread", "mark a resource unread", _mark, f"{_STUDY}:unread"),
     Command("plan", "show or update study-plan chapters", _plan, f"{_STUDY}:plan"),
+    Command(
+        "review",
+        "review answered questions (spaced repetition, FSRS)",
+        _review,
+        f"{_STUDY}:review",
+    ),
     Command("progress", "per-topic progress bars", _progress, f"{_STUDY}:progress"),
     Command("check", "lint the notes (file:line: message)", _check, f"{_STUDY}:check"),
     Command("import", "import raw notes as pages", _import, f"{_STUDY}:import_notes"),
@@ -240,6 +288,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> Parser:
         description="深度学习笔记: study tracker for the notes in docs/ "
         "(questions, resources, study plans) and the training engine.",
     )
+    parser.add_argument("--version", action="version", version=f"dlnotes {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for cmd in commands:
         p = sub.add_parser(
@@ -251,6 +300,12 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> Parser:
         cmd.configure(p)
         p.set_defaults(_target=cmd.target)
     return parser
+
+
+def _version() -> str:
+    from dlnotes import __version__
+
+    return __version__
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dlnotes.kb.errors import StudyError
-from dlnotes.kb.notes import KnowledgeBase, Question
+from dlnotes.kb.notes import KnowledgeBase, Question, iter_pages
 from dlnotes.kb.tracker import Tracker, check_date
 
 CONFIG_NAMES = ("mkdocs.yml", "mkdocs.yaml")
@@ -117,13 +117,13 @@ def filter_questions(
 def questions(args: argparse.Namespace) -> int:
     tracker = _tracker(args)
     kb = tracker.scan()
-    items = filter_questions(
+    every = filter_questions(
         kb,
-        status=args.status,
         topic=args.topic,
         page=_page_arg(tracker, args.page),
         text=args.text,
     )
+    items = [q for q in every if args.status in ("all", q.status)]
     if args.json:
         _print_json(
             [
@@ -150,8 +150,14 @@ def questions(args: argparse.Namespace) -> int:
         out.append(f"{q.id:<{wid}}  {q.status:<8}  {loc:<{wloc}}  {q.text}{date}")
         if args.answers and q.answer:
             out += ["    " + line if line else "" for line in q.answer.split("\n")]
-    opened = sum(q.status == "open" for q in items)
-    out.append(f"{len(items)} questions: {opened} open, {len(items) - opened} resolved")
+    opened = sum(q.status == "open" for q in every)
+    totals = f"{len(every)} questions: {opened} open, {len(every) - opened} resolved"
+    if args.status == "all":
+        out.append(totals)
+    else:
+        out.append(
+            f"{len(items)} {args.status} shown (--all for every question); {totals}"
+        )
     print("\n".join(out))
     return 0
 
@@ -205,7 +211,13 @@ def resolve(args: argparse.Namespace) -> int:
         if not answer.strip():
             raise StudyError("empty answer: nothing changed")
         args = argparse.Namespace(**{**vars(args), "ref": q.id})
-    q = tracker.resolve(args.ref, answer=answer, date=date)
+    q = tracker.resolve(
+        args.ref,
+        answer=answer,
+        date=date,
+        force=getattr(args, "force", False),
+        replace_answer=bool(args.edit),
+    )
     print(f"{q.id}  resolved {q.resolved}  {q.page}:{q.line}")
     return 0
 
@@ -224,8 +236,6 @@ def reopen(args: argparse.Namespace) -> int:
 def resources(args: argparse.Namespace) -> int:
     tracker = _tracker(args)
     items = tracker.scan().resources
-    if args.status != "all":
-        items = [r for r in items if r.status == args.status]
     if args.section:
         items = [r for r in items if _norm(args.section) in _norm(r.section)]
     if args.topic:
@@ -235,6 +245,9 @@ def resources(args: argparse.Namespace) -> int:
     if args.text:
         key = _norm(args.text)
         items = [r for r in items if key in _norm(r.title) or key in r.url.casefold()]
+    every = items  # the totals count every status
+    if args.status != "all":
+        items = [r for r in items if r.status == args.status]
     if args.json:
         _print_json(
             [
@@ -257,12 +270,15 @@ def resources(args: argparse.Namespace) -> int:
         f"{r.id:<12}  {r.status:<8}  {loc:<{wloc}}  [{r.section}] {r.title}"
         for r, loc in zip(items, where, strict=True)
     ]
-    read = sum(r.status != "unread" for r in items)
-    digested = sum(r.status == "digested" for r in items)
-    out.append(
-        f"{len(items)} resources: {read} read ({digested} digested), "
-        f"{len(items) - read} unread"
+    read = sum(r.status != "unread" for r in every)
+    digested = sum(r.status == "digested" for r in every)
+    totals = (
+        f"{read} read ({digested} digested), {len(every) - read} unread of {len(every)}"
     )
+    if args.status == "all":
+        out.append(f"{len(items)} resources: {totals}")
+    else:
+        out.append(f"{len(items)} {args.status} resources shown (all: {totals})")
     print("\n".join(out))
     return 0
 
@@ -342,6 +358,28 @@ def plan(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- #
 
 
+def review(args: argparse.Namespace) -> int:
+    from dlnotes.kb.review_session import due_table, run_session
+
+    tracker = _tracker(args)
+    if args.limit < 1 or args.new < 0:
+        raise StudyError("--limit must be at least 1 and --new at least 0")
+    if args.export:
+        fmt, target = args.export
+        if fmt != "anki":
+            raise StudyError(f"--export: unknown format {fmt!r} (known: anki)")
+        from dlnotes.kb.anki import export_deck
+
+        n = export_deck(tracker.scan(), Path(target), topic=args.topic)
+        print(f"{target}: {n} cards (re-importing into Anki updates them)")
+        return 0
+    if args.due:
+        print(due_table(tracker, topic=args.topic))
+        return 0
+    run_session(tracker, topic=args.topic, limit=args.limit, new_limit=args.new)
+    return 0
+
+
 def progress(args: argparse.Namespace) -> int:
     from dlnotes.kb.progress import compute_progress, format_progress
 
@@ -367,6 +405,8 @@ def check(args: argparse.Namespace) -> int:
     if problems:
         print(f"dlnotes check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
+    checked = len(pages) if pages is not None else sum(1 for _ in iter_pages(docs))
+    print(f"dlnotes check: OK ({checked} pages, no problems)")
     return 0
 
 

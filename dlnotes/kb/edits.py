@@ -153,7 +153,7 @@ def set_review_text(parsed: ParsedPage, qid: str, comment: str) -> str:
     """
     if not REVIEW_COMMENT_RE.fullmatch(comment):
         raise StudyError(f"not a review comment: {comment!r}")
-    q, body, m, end, id_end = _question_line(parsed, qid)
+    q, body, _, end, id_end = _question_line(parsed, qid)
     old = REVIEW_COMMENT_RE.search(body, id_end)
     if old is not None:
         new_body = body[: old.start()] + comment + body[old.end() :]

@@ -212,9 +212,7 @@ QUESTION_TAIL_RE = re.compile(
 REVIEW_COMMENT_RE = re.compile(r"<!--review (?P<body>(?:(?!-->)[^\n])*)-->")
 # Obsidian spaced-repetition plugin: `<!--SR:!due,interval,ease-->` (one card);
 # several cards on one line are `!due,interval,ease` groups one after another.
-SR_COMMENT_RE = re.compile(
-    r"<!--SR:(?P<cards>(?:!\d{4}-\d{2}-\d{2},\d+,\d+)+)-->"
-)
+SR_COMMENT_RE = re.compile(r"<!--SR:(?P<cards>(?:!\d{4}-\d{2}-\d{2},\d+,\d+)+)-->")
 SR_CARD_RE = re.compile(r"!(?P<due>\d{4}-\d{2}-\d{2}),(?P<interval>\d+),(?P<ease>\d+)")
 # `✅ YYYY-MM-DD` ending a resource line: the day it was read (set by `dlnotes read`).
 DONE_DATE_RE = re.compile(rf"[ \t]+{DONE_MARK}[ \t]*(?P<date>{DATE})[ \t]*$")

@@ -37,9 +37,9 @@ from pathlib import Path
 
 from dlnotes.kb.grammar import (
     CHAPTER_STATUS,
+    DONE_DATE_RE,
     HEADING_RE,
     LINK_START_RE,
-    DONE_DATE_RE,
     QUESTION_RE,
     QUESTION_STATUS,
     RESOURCE_STATUS,

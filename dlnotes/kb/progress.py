@@ -72,7 +72,7 @@ def bar(done: int, total: int, width: int = 20) -> str:
     """A text progress bar: ``█████░░░░░``."""
     if total <= 0:
         return " " * width
-    filled = round(width * done / total)
+    filled = width * done // total  # rounds down: 41/42 is not a full bar
     return "█" * filled + "░" * (width - filled)
 
 
@@ -108,7 +108,7 @@ def _escape_link_text(text: str) -> str:
 def _html_bar(done: int, total: int) -> str:
     if total == 0:
         return "—"
-    pct = round(100 * done / total)
+    pct = 100 * done // total  # rounds down, like the text bar
     return (
         f'<progress class="dl-progress" value="{done}" max="{total}" '
         f'title="{pct}%"></progress> {done}/{total}'

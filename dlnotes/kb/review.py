@@ -5,7 +5,12 @@ is the front, its answer the back. Its schedule lives in the note itself, as one
 HTML comment at the end of the question line, invisible on the site and kept by
 Obsidian as it is::
 
-    - [x] 为什么要用残差连接？ #Q-resnet-03 ✅ 2026-11-02 <!--review due=2026-12-03T09:15Z s=3.2104 d=5.1012 state=review last=2026-11-30T09:15Z log=2026-11-28:3,2026-11-30:3-->
+    - [x] 为什么要用残差连接？ #Q-resnet-03 ✅ 2026-11-02 <!--review …-->
+
+with, on that same line (wrapped here)::
+
+    <!--review due=2026-12-03T09:15Z s=3.2104 d=5.1012 state=review
+    last=2026-11-30T09:15Z log=2026-11-28:3,2026-11-30:3-->
 
 ``due`` is when the card is next due (UTC, minutes), ``s``/``d`` FSRS's stability
 (days) and difficulty (1-10), ``state`` FSRS's state, ``last`` the last review, and
@@ -31,6 +36,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -393,10 +399,8 @@ def review_activity(kb: KnowledgeBase) -> dict[dt.date, Counter[str]]:
     days: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
     for q in kb.questions:
         if q.resolved:
-            try:
+            with suppress(ValueError):
                 days[dt.date.fromisoformat(q.resolved)]["resolved"] += 1
-            except ValueError:
-                pass
         try:
             state = state_of(q)
         except StudyError:
@@ -404,12 +408,9 @@ def review_activity(kb: KnowledgeBase) -> dict[dt.date, Counter[str]]:
         for day, _ in state.log if state else ():
             days[day]["reviewed"] += 1
     for r in kb.resources:
-        read_on = getattr(r, "date", None)
-        if r.status in ("read", "digested") and read_on:
-            try:
-                days[dt.date.fromisoformat(read_on)]["read"] += 1
-            except ValueError:
-                pass
+        if r.status in ("read", "digested") and r.date:
+            with suppress(ValueError):
+                days[dt.date.fromisoformat(r.date)]["read"] += 1
     return dict(days)
 
 

@@ -149,16 +149,49 @@ class Tracker:
         return result
 
     def resolve(
-        self, ref: str, *, answer: str | None = None, date: str | None = None
+        self,
+        ref: str,
+        *,
+        answer: str | None = None,
+        date: str | None = None,
+        force: bool = False,
+        replace_answer: bool = False,
     ) -> Question:
+        """Resolve ``ref`` with ``answer``.
+
+        A question that is already resolved is refused unless ``force``; then the
+        old answer is kept above the new one (``replace_answer``: the new answer was
+        written from the old one, as ``resolve --edit`` does, and replaces it).
+        """
         q = self.find_question(ref)
         day = check_date(date) if date else today()
-        return self._edit_question(
-            q, lambda p: resolve_text(p, q.id, date=day, answer=answer)
-        )
+        if q.status == "resolved" and not force:
+            raise StudyError(
+                f"{q.id} is already resolved ({q.resolved or 'no date'}): "
+                "use --force to resolve it again (the old answer is kept)"
+            )
+
+        def edit(parsed: ParsedPage) -> str:
+            new = answer
+            fresh = parsed.question(q.id)
+            old = fresh.answer.strip() if fresh is not None else ""
+            if (
+                not replace_answer
+                and fresh is not None
+                and fresh.status == "resolved"
+                and old
+                and new is not None
+                and new.strip()
+            ):
+                new = f"{old}\n\n{new.strip()}"
+            return resolve_text(parsed, q.id, date=day, answer=new)
+
+        return self._edit_question(q, edit)
 
     def reopen(self, ref: str) -> Question:
         q = self.find_question(ref)
+        if q.status == "open":
+            raise StudyError(f"{q.id} is already open ({q.page}:{q.line})")
         return self._edit_question(q, lambda p: reopen_text(p, q.id))
 
     def default_topic(self, page: str, kb: KnowledgeBase) -> str:

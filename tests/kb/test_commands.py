@@ -38,14 +38,21 @@ def test_questions_lists_and_filters(
     code, out, _ = run(capsys, "questions")
     assert code == 0
     lines = out.splitlines()
-    assert lines[-1] == "3 questions: 2 open, 1 resolved"
+    # open questions by default, totals that cannot be misread
+    assert lines[-1] == (
+        "2 open shown (--all for every question); 3 questions: 2 open, 1 resolved"
+    )
+    assert "Q-cnn-02" not in out
     assert re.match(r"Q-cnn-01 +open +sharing\.md:7 +共享的是什么参数？$", lines[0])
+    _, out, _ = run(capsys, "questions", "--all")
+    assert out.splitlines()[-1] == "3 questions: 2 open, 1 resolved"
+    assert "Q-cnn-02" in out
     assert "Q-cnn-99" not in out  # inside a code fence
     _, out, _ = run(capsys, "questions", "--status", "resolved", "--answers")
     assert "Q-cnn-02" in out and "卷积核在每个位置" in out and "Q-cnn-01" not in out
     _, out, _ = run(capsys, "questions", "特征提取", "--json")
     assert [q["id"] for q in json.loads(out)] == ["Q-cnn-03"]
-    _, out, _ = run(capsys, "q", "--topic", "rnn")
+    _, out, _ = run(capsys, "q", "--topic", "rnn", "--all")
     assert out.splitlines() == ["0 questions: 0 open, 0 resolved"]
 
 
@@ -97,7 +104,7 @@ def test_resolve_reads_the_answer_from_a_file_stdin_or_the_editor(
         encoding="utf-8",
     )
     monkeypatch.setenv("VISUAL", f"{sys.executable} {editor}")
-    assert run(capsys, "resolve", "Q-cnn-02", "--edit")[0] == 0
+    assert run(capsys, "resolve", "Q-cnn-02", "--edit", "--force")[0] == 0
     # the editor started from the existing answer
     assert "    编辑器：卷积核在每个位置" in page.read_text(encoding="utf-8")
 
@@ -259,3 +266,45 @@ def test_every_command_is_registered_once_with_a_lazy_target() -> None:
     names = [c.name for c in COMMANDS] + [a for c in COMMANDS for a in c.aliases]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[\w.]+:\w+", c.target) for c in COMMANDS)
+
+
+def test_a_cli_that_never_surprises(
+    at_site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlnotes import __version__
+    from dlnotes.kb.progress import bar
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert (
+        exit_.value.code == 0 and capsys.readouterr().out == f"dlnotes {__version__}\n"
+    )
+    # resolving a resolved question: refused, then forced keeps the old answer
+    code, _, err = run(capsys, "resolve", "Q-cnn-02", "--answer", "新的答案。")
+    assert code == 2 and "already resolved (2026-11-22)" in err and "--force" in err
+    page = at_site / "docs/cnn/sharing.md"
+    assert "新的答案" not in page.read_text(encoding="utf-8")
+    code, _, _ = run(capsys, "resolve", "Q-cnn-02", "--answer", "新的答案。", "--force")
+    assert code == 0
+    (q,) = [
+        q for q in KnowledgeBase.scan(at_site / "docs").questions if q.id == "Q-cnn-02"
+    ]
+    old_at, new_at = q.answer.index("卷积核在每个位置"), q.answer.index("新的答案")
+    assert old_at < new_at
+    # reopening an open question is an error, not a silent no-op
+    code, _, err = run(capsys, "reopen", "Q-cnn-01")
+    assert code == 2 and "Q-cnn-01 is already open" in err
+    # bars round down: 41/42 is not full, 42/42 is
+    assert bar(41, 42, 12) != "█" * 12 and bar(42, 42, 12) == "█" * 12
+    assert bar(1, 42, 12) == "░" * 12
+    # filtered resource totals are not misread as "0 read"
+    code, out, _ = run(capsys, "resources", "--status", "unread")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "1 unread resources shown (all: 1 read (0 digested), 1 unread of 2)"
+    )
+    # check says OK in one line
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and out.strip().splitlines() == [
+        "dlnotes check: OK (2 pages, no problems)"
+    ]
