@@ -44,6 +44,8 @@ from dlnotes.kb.errors import StudyError
 from dlnotes.kb.grammar import REVIEW_COMMENT_RE, SR_CARD_RE, SR_COMMENT_RE
 
 if TYPE_CHECKING:
+    import fsrs
+
     from dlnotes.kb.notes import KnowledgeBase, Question
     from dlnotes.kb.tracker import Tracker
 
@@ -235,7 +237,7 @@ def state_of(q: Question) -> ReviewState | None:
 # --------------------------------------------------------------------------- #
 
 
-def _scheduler():  # type: ignore[no-untyped-def]
+def _scheduler() -> fsrs.Scheduler:
     import fsrs
 
     return fsrs.Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
@@ -254,6 +256,7 @@ def schedule(state: ReviewState | None, grade: int, now: dt.datetime) -> ReviewS
     else:
         card, log = _card(state), state.log
     card, _ = _scheduler().review_card(card, fsrs.Rating(grade), now)
+    assert card.stability is not None and card.difficulty is not None
     return ReviewState(
         due=card.due,
         stability=card.stability,
@@ -264,7 +267,7 @@ def schedule(state: ReviewState | None, grade: int, now: dt.datetime) -> ReviewS
     )
 
 
-def _card(state: ReviewState):  # type: ignore[no-untyped-def]
+def _card(state: ReviewState) -> fsrs.Card:
     import fsrs
 
     return fsrs.Card(
