@@ -52,6 +52,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from dlnotes.numpy.arithmetic import IntPair, as_pair, conv_output_size
+from dlnotes.numpy.conv import conv_param_count
+
 __all__ = [
     "LayerProfile",
     "ModelProfile",
@@ -71,16 +74,6 @@ __all__ = [
 ]
 
 
-def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        pair = (value, value)
-    else:
-        pair = tuple(int(v) for v in value)  # type: ignore[assignment]
-        if len(pair) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {value!r}")
-    return pair
-
-
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -91,55 +84,47 @@ def _check_positive(**values: int) -> None:
 def conv2d_params(
     in_channels: int,
     out_channels: int,
-    kernel_size: int | Sequence[int],
+    kernel_size: IntPair,
     *,
     groups: int = 1,
     bias: bool = True,
 ) -> int:
-    """Parameters of ``nn.Conv2d``: ``C_out · (C_in/groups) · KH · KW (+ C_out)``."""
-    kh, kw = _pair(kernel_size, "kernel_size")
-    _check_positive(
-        in_channels=in_channels, out_channels=out_channels, kh=kh, kw=kw, groups=groups
-    )
+    """Parameters of ``nn.Conv2d``: ``C_out · (C_in/groups) · KH · KW (+ C_out)``.
+
+    Each filter sees only its group's ``C_in/groups`` channels, so this is
+    :func:`~dlnotes.numpy.conv.conv_param_count` with ``C_in/groups`` inputs.
+    """
+    _check_positive(in_channels=in_channels, out_channels=out_channels, groups=groups)
     if in_channels % groups or out_channels % groups:
         raise ValueError(
             f"groups must divide in_channels and out_channels, got groups={groups}, "
             f"in_channels={in_channels}, out_channels={out_channels}"
         )
-    weights = out_channels * (in_channels // groups) * kh * kw
-    return weights + (out_channels if bias else 0)
+    return conv_param_count(in_channels // groups, out_channels, kernel_size, bias=bias)
 
 
 def conv2d_output_size(
-    input_size: int | Sequence[int],
-    kernel_size: int | Sequence[int],
+    input_size: IntPair,
+    kernel_size: IntPair,
     *,
-    stride: int | Sequence[int] = 1,
-    padding: int | Sequence[int] = 0,
-    dilation: int | Sequence[int] = 1,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
 ) -> tuple[int, int]:
-    """``(H_out, W_out)`` of a convolution: ``⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1``."""
-    size = _pair(input_size, "input_size")
-    k, s = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
-    p, d = _pair(padding, "padding"), _pair(dilation, "dilation")
-    out = []
-    for i in range(2):
-        _check_positive(stride=s[i], dilation=d[i], kernel_size=k[i])
-        span = d[i] * (k[i] - 1) + 1
-        if size[i] + 2 * p[i] < span:
-            raise ValueError(
-                f"kernel_size (dilated to {span}) must fit in the padded input "
-                f"({size[i]} + 2·{p[i]})"
-            )
-        out.append((size[i] + 2 * p[i] - span) // s[i] + 1)
-    return out[0], out[1]
+    """``(H_out, W_out)`` of a convolution: ``⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1``
+    (:func:`~dlnotes.numpy.arithmetic.conv_output_size` on each axis)."""
+    size = as_pair(input_size, "input_size", 1)
+    k, s = as_pair(kernel_size, "kernel_size", 1), as_pair(stride, "stride", 1)
+    p, d = as_pair(padding, "padding", 0), as_pair(dilation, "dilation", 1)
+    h_out, w_out = (conv_output_size(size[i], k[i], s[i], p[i], d[i]) for i in (0, 1))
+    return h_out, w_out
 
 
 def conv2d_macs(
     in_channels: int,
     out_channels: int,
-    kernel_size: int | Sequence[int],
-    output_size: int | Sequence[int],
+    kernel_size: IntPair,
+    output_size: IntPair,
     *,
     groups: int = 1,
     batch_size: int = 1,
@@ -149,13 +134,12 @@ def conv2d_macs(
     Every output element (``N · C_out · H_out · W_out`` of them) is one dot product
     of length ``(C_in/groups) · KH · KW``; the bias add is not a MAC.
     """
-    kh, kw = _pair(kernel_size, "kernel_size")
-    h_out, w_out = _pair(output_size, "output_size")
+    h_out, w_out = as_pair(output_size, "output_size", 1)
     # validates channels/groups; the weight count is C_out · C_in/groups · KH · KW
     weights = conv2d_params(
-        in_channels, out_channels, (kh, kw), groups=groups, bias=False
+        in_channels, out_channels, kernel_size, groups=groups, bias=False
     )
-    _check_positive(batch_size=batch_size, h_out=h_out, w_out=w_out)
+    _check_positive(batch_size=batch_size)
     return batch_size * h_out * w_out * weights
 
 

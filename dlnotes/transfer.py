@@ -36,7 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dlnotes.models.registry import create_model
+from dlnotes.models.registry import (
+    IMAGENET_DATA,
+    DataConfig,
+    create_model,
+    model_entry,
+)
 
 __all__ = [
     "IMAGENET_PREPROCESSING",
@@ -56,6 +61,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "param_groups",
+    "preprocessing_for",
     "replace_head",
     "reset_classifier",
     "save_checkpoint",
@@ -437,14 +443,26 @@ class Preprocessing:
             resize_size=None if d.get("resize_size") is None else int(d["resize_size"]),
         )
 
+    @classmethod
+    def from_data_config(cls, cfg: DataConfig) -> Preprocessing:
+        """The transform a registered model's :class:`DataConfig` describes."""
+        return cls(
+            input_size=(cfg.input_size[1], cfg.input_size[2]),
+            mean=cfg.mean,
+            std=cfg.std,
+            interpolation=cfg.interpolation,
+            resize_size=cfg.resize_size,
+        )
 
-IMAGENET_PREPROCESSING = Preprocessing(
-    input_size=(224, 224),
-    mean=(0.485, 0.456, 0.406),
-    std=(0.229, 0.224, 0.225),
-    interpolation="bilinear",
-    resize_size=256,
-)
+
+def preprocessing_for(model_name: str) -> Preprocessing:
+    """The default preprocessing of a registered model, from its registry entry
+    (timm's ``resolve_data_config``): ``preprocessing_for("resnet50")`` resizes
+    to 256, crops 224 and normalises with the ImageNet statistics."""
+    return Preprocessing.from_data_config(model_entry(model_name).data_config)
+
+
+IMAGENET_PREPROCESSING = Preprocessing.from_data_config(IMAGENET_DATA)
 """torchvision's ImageNet evaluation transform: resize 256, crop 224, normalise."""
 # --8<-- [end:preprocessing]
 

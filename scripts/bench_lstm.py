@@ -1,9 +1,11 @@
 """Benchmark: NumPy LSTM forward (dlnotes.numpy.lstm) vs torch.nn.LSTM on the CPU.
 
-Both run the same weights on the same input with the same number of threads
-(torch intra-op threads and the BLAS threads NumPy uses); the timings are
-interleaved (torch, NumPy, torch, ...) so that a busy machine slows both alike,
-and the medians are compared in one run.
+``lstm_forward_fast`` (the fused kernel) and ``lstm_forward`` (the readable one,
+written like the equations) run the same weights on the same input as
+``torch.nn.LSTM``, with the same number of threads (torch intra-op threads and
+the BLAS threads NumPy uses); the timings are interleaved (torch, fast,
+readable, torch, ...) so that a busy machine slows all alike, and the medians
+are compared in one run. The target is for the fast kernel.
 
     python scripts/bench_lstm.py                  # T=50, N=32, 128→256, float32
     python scripts/bench_lstm.py --dtype float64 --repeats 50
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     from dlnotes.complexity import lstm_macs
-    from dlnotes.numpy.lstm import lstm_forward, params_from_torch
+    from dlnotes.numpy.lstm import lstm_forward, lstm_forward_fast, params_from_torch
 
     torch.set_num_threads(args.threads)
     torch_dtype = getattr(torch, args.dtype)
@@ -70,15 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             module(x_t)
 
-    def run_numpy() -> None:
+    def run_fast() -> None:
+        lstm_forward_fast(x, None, None, params)
+
+    def run_readable() -> None:
         lstm_forward(x, None, None, params)
 
     with threadpool_limits(limits=args.threads, user_api="blas"):
         with torch.no_grad():
             ref = module(x_t)[0].numpy()
-        err = float(np.abs(lstm_forward(x, None, None, params)[0] - ref).max())
-        runs: dict[str, list[float]] = {"torch": [], "numpy": []}
-        fns: dict[str, Callable[[], None]] = {"torch": run_torch, "numpy": run_numpy}
+        err = float(np.abs(lstm_forward_fast(x, None, None, params)[0] - ref).max())
+        fns: dict[str, Callable[[], None]] = {
+            "torch": run_torch,
+            "fast": run_fast,
+            "readable": run_readable,
+        }
+        runs: dict[str, list[float]] = {name: [] for name in fns}
         for fn in fns.values():  # warm-up
             fn()
             fn()
@@ -88,23 +97,27 @@ def main(argv: list[str] | None = None) -> int:
                 fn()
                 runs[name].append(time.perf_counter() - start)
 
-    t_torch = statistics.median(runs["torch"])
-    t_numpy = statistics.median(runs["numpy"])
+    t = {name: statistics.median(times) for name, times in runs.items()}
     macs = lstm_macs(T, N, D, H)
     print(
         f"LSTM forward T={T} N={N} {D}->{H} {args.dtype}, threads={args.threads}, "
         f"median of {args.repeats} (gate GEMMs: {macs / 1e6:.0f} MMACs)"
     )
+    labels = {
+        "torch": "torch.nn.LSTM",
+        "fast": "dlnotes lstm_forward_fast",
+        "readable": "dlnotes lstm_forward",
+    }
+    for name, label in labels.items():
+        print(
+            f"  {label:26} {t[name] * 1e3:8.2f} ms  "
+            f"({macs / t[name] / 1e9:5.1f} GMAC/s)"
+        )
     print(
-        f"  torch.nn.LSTM         {t_torch * 1e3:8.2f} ms  "
-        f"({macs / t_torch / 1e9:5.1f} GMAC/s)"
+        f"  ratio fast / torch         {t['fast'] / t['torch']:8.2f}x  (target: <= 3x)"
     )
-    print(
-        f"  dlnotes lstm_forward  {t_numpy * 1e3:8.2f} ms  "
-        f"({macs / t_numpy / 1e9:5.1f} GMAC/s)"
-    )
-    print(f"  ratio NumPy / torch   {t_numpy / t_torch:8.2f}x  (target: <= 3x)")
-    print(f"  max |difference| of outputs: {err:.1e}")
+    print(f"  ratio readable / fast      {t['readable'] / t['fast']:8.2f}x")
+    print(f"  max |difference| of outputs (fast vs torch): {err:.1e}")
     return 0
 
 

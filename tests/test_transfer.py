@@ -358,3 +358,20 @@ def test_transfer_page_table_matches_transfer_advice() -> None:
         "`classifier-on-earlier-features`"
     )
     assert large.index("`fine-tune`") < large.index("`fine-tune-or-from-scratch`")
+
+
+def test_preprocessing_comes_from_the_registry_entry() -> None:
+    from dlnotes.models import model_entry
+    from dlnotes.transfer import preprocessing_for
+
+    assert preprocessing_for("resnet18") == IMAGENET_PREPROCESSING
+    assert IMAGENET_PREPROCESSING.resize_size == 256
+    assert IMAGENET_PREPROCESSING.input_size == (224, 224)
+    cifar = preprocessing_for("cifar_resnet20")
+    cfg = model_entry("cifar_resnet20").data_config
+    assert cifar.mean == cfg.mean and cifar.std == cfg.std
+    assert cifar.input_size == (32, 32) and cifar.resize_size is None
+    x = torch.rand(1, 3, 40, 48)
+    assert cifar(x).shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="unknown model"):
+        preprocessing_for("resnet51")

@@ -20,26 +20,42 @@ Input ``(N, 3, 32, 32)`` -> ``layer1 (N, 16, 32, 32)``, ``layer2 (N, 32, 16, 16)
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dlnotes.models._common import FeatureInfo, init_conv_bn_
+from dlnotes.models.registry import CIFAR10_DATA, register_model
 
 __all__ = [
     "PAPER_DEPTHS",
     "SHORTCUTS",
+    "TRAIN_DEFAULTS",
     "CifarBasicBlock",
     "CifarResNet",
     "ZeroPadShortcut",
     "cifar_plain",
+    "cifar_plain20",
+    "cifar_plain32",
+    "cifar_plain44",
+    "cifar_plain56",
+    "cifar_plain110",
     "cifar_resnet",
+    "cifar_resnet20",
+    "cifar_resnet32",
+    "cifar_resnet44",
+    "cifar_resnet56",
+    "cifar_resnet110",
+    "cifar_resnet1202",
 ]
 
 PAPER_DEPTHS = (20, 32, 44, 56, 110, 1202)
 SHORTCUTS = ("A", "B", "C", None)
+
+TRAIN_DEFAULTS: dict[str, Any] = {"lr": 0.1}
+"""``dlnotes train`` settings: the paper's SGD (lr 0.1, batch 128) learns digits."""
 
 
 # --8<-- [start:option-a]
@@ -234,4 +250,162 @@ def cifar_plain(
         batch_norm=batch_norm,
         num_classes=num_classes,
         in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet20(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-20 (n = 3); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        20,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet32(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-32 (n = 5); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        32,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet44(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-44 (n = 7); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        44,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet56(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-56 (n = 9); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        56,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet110(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-110 (n = 18); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        110,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_resnet1202(
+    *,
+    shortcut: str = "A",
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+) -> CifarResNet:
+    """CIFAR ResNet-1202 (n = 200); ``shortcut`` "A", "B" or "C"."""
+    return cifar_resnet(
+        1202,
+        shortcut=shortcut,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_plain20(
+    *, batch_norm: bool = True, num_classes: int = 10, in_channels: int = 3
+) -> CifarResNet:
+    """CIFAR plain-20 (n = 3): the same layers without shortcuts."""
+    return cifar_plain(
+        20, batch_norm=batch_norm, num_classes=num_classes, in_channels=in_channels
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_plain32(
+    *, batch_norm: bool = True, num_classes: int = 10, in_channels: int = 3
+) -> CifarResNet:
+    """CIFAR plain-32 (n = 5): the same layers without shortcuts."""
+    return cifar_plain(
+        32, batch_norm=batch_norm, num_classes=num_classes, in_channels=in_channels
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_plain44(
+    *, batch_norm: bool = True, num_classes: int = 10, in_channels: int = 3
+) -> CifarResNet:
+    """CIFAR plain-44 (n = 7): the same layers without shortcuts."""
+    return cifar_plain(
+        44, batch_norm=batch_norm, num_classes=num_classes, in_channels=in_channels
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_plain56(
+    *, batch_norm: bool = True, num_classes: int = 10, in_channels: int = 3
+) -> CifarResNet:
+    """CIFAR plain-56 (n = 9): the same layers without shortcuts."""
+    return cifar_plain(
+        56, batch_norm=batch_norm, num_classes=num_classes, in_channels=in_channels
+    )
+
+
+@register_model(family="cifar", data_config=CIFAR10_DATA, train_defaults=TRAIN_DEFAULTS)
+def cifar_plain110(
+    *, batch_norm: bool = True, num_classes: int = 10, in_channels: int = 3
+) -> CifarResNet:
+    """CIFAR plain-110 (n = 18): the same layers without shortcuts."""
+    return cifar_plain(
+        110, batch_norm=batch_norm, num_classes=num_classes, in_channels=in_channels
     )

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from dlnotes.models._common import FeatureInfo, init_conv_bn_
+from dlnotes.models.registry import DIGITS_DATA, register_model
 
-__all__ = ["ConvNet", "cnn"]
+__all__ = ["TRAIN_DEFAULTS", "ConvNet", "cnn"]
+
+TRAIN_DEFAULTS: dict[str, Any] = {"lr": 0.01, "batch_size": 32}
+"""``dlnotes train`` settings that make the ConvNet learn digits. Without BN, the
+global lr 0.1 diverges (10 % test accuracy after 10 epochs); lr 0.01 with
+batch 32 reaches 94 % after 2 epochs and 97.5 % after 10."""
 
 
 class ConvNet(nn.Module):
@@ -115,6 +121,7 @@ class ConvNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+@register_model(family="cnn", data_config=DIGITS_DATA, train_defaults=TRAIN_DEFAULTS)
 def cnn(
     *,
     channels: Sequence[int] = (16, 32),
@@ -126,7 +133,7 @@ def cnn(
     input_size: int = 32,
     kernel_size: int = 3,
 ) -> ConvNet:
-    """Build a :class:`ConvNet` (keyword-only, see its arguments)."""
+    """INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC (cs231n)."""
     return ConvNet(
         channels,
         convs_per_block=convs_per_block,

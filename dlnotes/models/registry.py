@@ -1,4 +1,15 @@
-"""One registry of named model builders (timm-style, variants registered as data)."""
+"""One registry of named model builders, as in timm and torchvision.
+
+Every public builder is registered by decorating it::
+
+    @register_model(family="resnet", data_config=IMAGENET_DATA, train_defaults=...)
+    def resnet18(*, num_classes: int = 1000, ...) -> ResNet: ...
+
+The builder's own keyword-only signature is what :func:`create_model` accepts;
+the entry carries the model's default data configuration (timm's
+``pretrained_cfg``: input size, mean/std, interpolation, crop) and the
+``dlnotes train`` settings that make it learn on its default dataset.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +17,102 @@ import difflib
 import fnmatch
 import inspect
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from torch import nn
 
-__all__ = ["ModelEntry", "create_model", "list_models", "model_entry", "register_model"]
+__all__ = [
+    "CIFAR10_DATA",
+    "DIGITS_DATA",
+    "IMAGENET_DATA",
+    "DataConfig",
+    "ModelEntry",
+    "create_model",
+    "list_models",
+    "model_entry",
+    "register_model",
+]
 
 Builder = Callable[..., nn.Module]
+B = TypeVar("B", bound=Builder)
+
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+# --8<-- [start:data-config]
+@dataclass(frozen=True)
+class DataConfig:
+    """How a model's inputs are prepared (timm's ``pretrained_cfg``).
+
+    Attributes:
+        input_size: ``(C, H, W)`` the network is built for.
+        mean: per-channel mean subtracted from ``[0, 1]`` pixel values.
+        std: per-channel standard deviation divided by.
+        interpolation: "nearest", "bilinear" or "bicubic" for resizing.
+        crop_pct: share of the resized image kept by the centre crop; the
+            shorter side is resized to ``floor(H / crop_pct)`` first
+            (torchvision's ImageNet eval: 224 / 0.875 = 256). 1.0: no crop.
+    """
+
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str = "bilinear"
+    crop_pct: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.input_size) != 3 or min(self.input_size) < 1:
+            raise ValueError(
+                f"input_size must be (C, H, W) >= 1, got {self.input_size}"
+            )
+        channels = self.input_size[0]
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ValueError(f"mean and std must have {channels} values (C)")
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be > 0, got {self.std}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation must be one of {INTERPOLATIONS}, "
+                f"got {self.interpolation!r}"
+            )
+        if not 0 < self.crop_pct <= 1:
+            raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
+
+    @property
+    def resize_size(self) -> int | None:
+        """Shorter side before the centre crop, or None (resize to input_size)."""
+        if self.crop_pct == 1.0:
+            return None
+        return int(min(self.input_size[1:]) / self.crop_pct)  # floor, as timm
+
+
+IMAGENET_DATA = DataConfig(
+    input_size=(3, 224, 224),
+    mean=(0.485, 0.456, 0.406),
+    std=(0.229, 0.224, 0.225),
+    interpolation="bilinear",
+    crop_pct=0.875,
+)
+"""torchvision's ImageNet weights: resize 256, centre crop 224, normalise."""
+
+CIFAR10_DATA = DataConfig(
+    input_size=(3, 32, 32),
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+)
+"""CIFAR-10 training-set statistics (per channel, over all 50,000 images)."""
+
+DIGITS_DATA = DataConfig(
+    input_size=(3, 32, 32),
+    mean=(0.3053,) * 3,
+    std=(0.3236,) * 3,
+)
+"""scikit-learn's 1,797 digits as ``dlnotes train`` loads them by default: 8x8
+upsampled (bilinear) to 32x32, grey repeated to 3 channels, in ``[0, 1]``."""
+# --8<-- [end:data-config]
 
 
 @dataclass(frozen=True)
@@ -22,49 +120,88 @@ class ModelEntry:
     """A registered model.
 
     Attributes:
-        name: registry name, e.g. ``"resnet50"``.
-        builder: callable returning the ``nn.Module``; takes keyword arguments only.
-        family: group name (``"resnet"``, ``"cifar"``, ``"vgg"``, ``"cnn"``).
-        input_size: default input ``(C, H, W)``.
-        description: one line for listings.
+        name: registry name, e.g. ``"resnet50"`` (the builder's ``__name__``).
+        builder: the public builder; takes keyword arguments only.
+        family: group name (``"resnet"``, ``"cifar"``, ``"vgg"``, ``"classic"``...).
+        data_config: default input preparation (see :class:`DataConfig`).
+        train_defaults: :class:`dlnotes.train.config.TrainConfig` field -> value
+            that ``dlnotes train --model NAME`` starts from, so that the model
+            learns on its default dataset; flags and config files override them.
+        description: one line for listings (the builder's docstring summary).
     """
 
     name: str
     builder: Builder
     family: str
-    input_size: tuple[int, int, int]
+    data_config: DataConfig
+    train_defaults: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     description: str = ""
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """Default input ``(C, H, W)``, from :attr:`data_config`."""
+        return self.data_config.input_size
 
     def accepted_kwargs(self) -> list[str]:
         """Names of the keyword arguments the builder accepts."""
-        params = inspect.signature(self.builder).parameters.values()
-        kinds = (
-            inspect.Parameter.KEYWORD_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        )
-        return [p.name for p in params if p.kind in kinds]
+        return list(inspect.signature(self.builder).parameters)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def _check_signature(name: str, builder: Builder) -> None:
+    """Builders are called as ``builder(**kwargs)``: every argument needs a
+    default and a name (no positional-only parameters, no ``*args``)."""
+    for p in inspect.signature(builder).parameters.values():
+        if p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            raise ValueError(
+                f"{name}: builder parameter {p.name!r} must be a named keyword "
+                "argument (no *args, **kwargs or positional-only parameters)"
+            )
+        if p.default is p.empty:
+            raise ValueError(f"{name}: builder parameter {p.name!r} needs a default")
+
+
+# --8<-- [start:register-model]
 def register_model(
-    name: str,
-    builder: Builder,
     *,
     family: str,
-    input_size: tuple[int, int, int],
-    description: str = "",
-) -> ModelEntry:
-    """Register ``builder`` under ``name`` (lower-case, ``[a-z0-9_]``, unique)."""
-    if not _NAME_RE.match(name):
-        raise ValueError(f"name must match [a-z][a-z0-9_]*, got {name!r}")
-    if name in _REGISTRY:
-        raise ValueError(f"model {name!r} is already registered")
-    entry = ModelEntry(name, builder, family, input_size, description)
-    _REGISTRY[name] = entry
-    return entry
+    data_config: DataConfig,
+    train_defaults: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Callable[[B], B]:
+    """Decorator: register the public builder under its own name (or ``name``).
+
+    The builder is returned unchanged, so ``resnet18()`` and
+    ``create_model("resnet18")`` are the same call.
+    """
+
+    def decorate(builder: B) -> B:
+        key = name or builder.__name__
+        if not _NAME_RE.match(key):
+            raise ValueError(f"name must match [a-z][a-z0-9_]*, got {key!r}")
+        if key in _REGISTRY:
+            raise ValueError(f"model {key!r} is already registered")
+        _check_signature(key, builder)
+        doc = inspect.getdoc(builder) or ""
+        _REGISTRY[key] = ModelEntry(
+            name=key,
+            builder=builder,
+            family=family,
+            data_config=data_config,
+            train_defaults=MappingProxyType(dict(train_defaults or {})),
+            description=doc.split("\n", 1)[0],
+        )
+        return builder
+
+    return decorate
+
+
+# --8<-- [end:register-model]
 
 
 def _natural_key(name: str) -> list[Any]:

@@ -18,14 +18,16 @@ Shapes (input ``(N, 3, 224, 224)``): stem -> ``(N, 64, 56, 56)``; ``layer1`` kee
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
 from dlnotes.models._common import FeatureInfo, init_conv_bn_
+from dlnotes.models.registry import IMAGENET_DATA, register_model
 
 __all__ = [
+    "TRAIN_DEFAULTS",
     "VERSIONS",
     "BasicBlock",
     "Bottleneck",
@@ -35,14 +37,27 @@ __all__ = [
     "ResNet",
     "resnet",
     "resnet18",
+    "resnet18_v1",
+    "resnet18_v2",
     "resnet34",
+    "resnet34_v1",
+    "resnet34_v2",
     "resnet50",
+    "resnet50_v1",
+    "resnet50_v2",
     "resnet101",
+    "resnet101_v1",
+    "resnet101_v2",
     "resnet152",
+    "resnet152_v1",
+    "resnet152_v2",
 ]
 
 VERSIONS = ("1", "1.5", "2")
 """ResNet versions: "1" (paper), "1.5" (torchvision), "2" (pre-activation)."""
+
+TRAIN_DEFAULTS: dict[str, Any] = {"lr": 0.1}
+"""``dlnotes train`` settings: digits at 32x32 learn with the paper's SGD (lr 0.1)."""
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -408,6 +423,9 @@ def resnet(
 # --8<-- [end:depth-table]
 
 
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
 def resnet18(
     *,
     version: str = "1.5",
@@ -415,7 +433,7 @@ def resnet18(
     in_channels: int = 3,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    """ResNet-18 (basic units, [2, 2, 2, 2]); see :func:`resnet`."""
+    """ResNet-18 (basic units, [2, 2, 2, 2]); ``version`` "1", "1.5" or "2"."""
     return resnet(
         18,
         version=version,
@@ -425,6 +443,9 @@ def resnet18(
     )
 
 
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
 def resnet34(
     *,
     version: str = "1.5",
@@ -432,7 +453,7 @@ def resnet34(
     in_channels: int = 3,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    """ResNet-34 (basic units, [3, 4, 6, 3]); see :func:`resnet`."""
+    """ResNet-34 (basic units, [3, 4, 6, 3]); ``version`` "1", "1.5" or "2"."""
     return resnet(
         34,
         version=version,
@@ -442,6 +463,9 @@ def resnet34(
     )
 
 
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
 def resnet50(
     *,
     version: str = "1.5",
@@ -449,7 +473,7 @@ def resnet50(
     in_channels: int = 3,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    """ResNet-50 (bottlenecks, [3, 4, 6, 3]); see :func:`resnet`."""
+    """ResNet-50 (bottlenecks, [3, 4, 6, 3]); ``version`` "1", "1.5" or "2"."""
     return resnet(
         50,
         version=version,
@@ -459,6 +483,9 @@ def resnet50(
     )
 
 
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
 def resnet101(
     *,
     version: str = "1.5",
@@ -466,7 +493,7 @@ def resnet101(
     in_channels: int = 3,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    """ResNet-101 (bottlenecks, [3, 4, 23, 3]); see :func:`resnet`."""
+    """ResNet-101 (bottlenecks, [3, 4, 23, 3]); ``version`` "1", "1.5" or "2"."""
     return resnet(
         101,
         version=version,
@@ -476,6 +503,9 @@ def resnet101(
     )
 
 
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
 def resnet152(
     *,
     version: str = "1.5",
@@ -483,10 +513,170 @@ def resnet152(
     in_channels: int = 3,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    """ResNet-152 (bottlenecks, [3, 8, 36, 3]); see :func:`resnet`."""
+    """ResNet-152 (bottlenecks, [3, 8, 36, 3]); ``version`` "1", "1.5" or "2"."""
     return resnet(
         152,
         version=version,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet18_v1(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-18 v1 (same network as v1.5: basic units have no 1x1 conv)."""
+    return resnet(
+        18,
+        version="1",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet18_v2(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-18 v2, pre-activation units (arXiv:1603.05027)."""
+    return resnet(
+        18,
+        version="2",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet34_v1(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-34 v1 (same network as v1.5: basic units have no 1x1 conv)."""
+    return resnet(
+        34,
+        version="1",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet34_v2(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-34 v2, pre-activation units (arXiv:1603.05027)."""
+    return resnet(
+        34,
+        version="2",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet50_v1(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-50 v1, the paper: stride on the first 1x1 conv of a bottleneck."""
+    return resnet(
+        50,
+        version="1",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet50_v2(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-50 v2, pre-activation units (arXiv:1603.05027)."""
+    return resnet(
+        50,
+        version="2",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet101_v1(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-101 v1, the paper: stride on the first 1x1 conv of a bottleneck."""
+    return resnet(
+        101,
+        version="1",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet101_v2(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-101 v2, pre-activation units (arXiv:1603.05027)."""
+    return resnet(
+        101,
+        version="2",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet152_v1(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-152 v1, the paper: stride on the first 1x1 conv of a bottleneck."""
+    return resnet(
+        152,
+        version="1",
+        num_classes=num_classes,
+        in_channels=in_channels,
+        zero_init_residual=zero_init_residual,
+    )
+
+
+@register_model(
+    family="resnet", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS
+)
+def resnet152_v2(
+    *, num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False
+) -> ResNet:
+    """ResNet-152 v2, pre-activation units (arXiv:1603.05027)."""
+    return resnet(
+        152,
+        version="2",
         num_classes=num_classes,
         in_channels=in_channels,
         zero_init_residual=zero_init_residual,

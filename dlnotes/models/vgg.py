@@ -13,14 +13,34 @@ For small images (``input_size=32``) the classifier reads a 1x1x512 map.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from dlnotes.models._common import FeatureInfo, init_conv_bn_
+from dlnotes.models.registry import IMAGENET_DATA, register_model
 
-__all__ = ["CONFIGS", "VGG", "vgg"]
+__all__ = [
+    "CONFIGS",
+    "TRAIN_DEFAULTS",
+    "TRAIN_DEFAULTS_BN",
+    "VGG",
+    "vgg",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]
+
+TRAIN_DEFAULTS: dict[str, Any] = {"lr": 0.01}
+"""``dlnotes train`` settings for VGG without BN (the paper's lr 0.01)."""
+TRAIN_DEFAULTS_BN: dict[str, Any] = {"lr": 0.05}
+"""``dlnotes train`` settings for VGG with BN."""
 
 # --8<-- [start:vgg-configs]
 # Paper Table 1 (configurations A, B, D, E): the 3x3 conv widths of each of the
@@ -150,6 +170,182 @@ def vgg(
     return VGG(
         CONFIGS[depth],
         batch_norm=batch_norm,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS)
+def vgg11(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-11 (configuration A)."""
+    return vgg(
+        11,
+        batch_norm=False,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(
+    family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS_BN
+)
+def vgg11_bn(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-11 (configuration A) with batch normalization."""
+    return vgg(
+        11,
+        batch_norm=True,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS)
+def vgg13(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-13 (configuration B)."""
+    return vgg(
+        13,
+        batch_norm=False,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(
+    family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS_BN
+)
+def vgg13_bn(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-13 (configuration B) with batch normalization."""
+    return vgg(
+        13,
+        batch_norm=True,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS)
+def vgg16(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-16 (configuration D)."""
+    return vgg(
+        16,
+        batch_norm=False,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(
+    family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS_BN
+)
+def vgg16_bn(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-16 (configuration D) with batch normalization."""
+    return vgg(
+        16,
+        batch_norm=True,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS)
+def vgg19(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-19 (configuration E)."""
+    return vgg(
+        19,
+        batch_norm=False,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        input_size=input_size,
+        hidden_features=hidden_features,
+        dropout=dropout,
+    )
+
+
+@register_model(
+    family="vgg", data_config=IMAGENET_DATA, train_defaults=TRAIN_DEFAULTS_BN
+)
+def vgg19_bn(
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    input_size: int = 224,
+    hidden_features: int = 4096,
+    dropout: float = 0.5,
+) -> VGG:
+    """VGG-19 (configuration E) with batch normalization."""
+    return vgg(
+        19,
+        batch_norm=True,
         num_classes=num_classes,
         in_channels=in_channels,
         input_size=input_size,

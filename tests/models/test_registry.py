@@ -1,12 +1,24 @@
-"""Every registered model: stage shapes, gradients, no NaN; registry errors."""
+"""Every registered model: stage shapes, gradients, no NaN; entries; errors."""
 
 from __future__ import annotations
+
+import dataclasses
+import inspect
 
 import pytest
 import torch
 from torch import nn
 
-from dlnotes.models import create_model, list_models, model_entry
+import dlnotes.models as models_pkg
+from dlnotes.models import (
+    DIGITS_DATA,
+    DataConfig,
+    create_model,
+    list_models,
+    model_entry,
+    register_model,
+)
+from dlnotes.train.config import TrainConfig
 
 BATCH = 2
 
@@ -122,3 +134,127 @@ def test_num_classes_reaches_the_head() -> None:
             model = create_model(name, num_classes=7, **kwargs)
         head = model.get_submodule(model.classifier_name)
         assert isinstance(head, nn.Linear) and head.out_features == 7
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_entry_is_a_public_builder_with_a_complete_config(name: str) -> None:
+    entry = model_entry(name)
+    builder = entry.builder
+    module = inspect.getmodule(builder)
+    assert module is not None and getattr(module, name) is builder, (
+        f"{name}: the registered builder is not the public function {name}()"
+    )
+    assert entry.description and builder.__doc__
+    params = inspect.signature(builder).parameters.values()
+    assert all(p.kind is p.KEYWORD_ONLY for p in params), name
+    assert all(p.default is not p.empty for p in params), name
+    # the data config fits the model: its channels, and a forward pass at its size
+    cfg = entry.data_config
+    assert isinstance(cfg, DataConfig)
+    c, h, w = cfg.input_size
+    assert len(cfg.mean) == len(cfg.std) == c
+    with torch.device("meta"):
+        model = create_model(name)
+        out = model(torch.empty(1, c, h, w))
+    assert out.shape == (
+        1,
+        inspect.signature(builder).parameters["num_classes"].default,
+    )
+    # train_defaults are TrainConfig fields with values it accepts
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(entry.train_defaults) <= fields, set(entry.train_defaults) - fields
+    TrainConfig(model=name, **entry.train_defaults)  # validates every value
+
+
+def test_builders_are_the_registered_entries_and_exported() -> None:
+    assert model_entry("resnet18").builder is models_pkg.resnet18
+    net = models_pkg.resnet50(num_classes=7)
+    assert net.fc.out_features == 7
+    assert model_entry("resnet50").accepted_kwargs() == [
+        "version",
+        "num_classes",
+        "in_channels",
+        "zero_init_residual",
+    ]
+
+
+def test_imagenet_config_is_torchvisions_eval_transform() -> None:
+    cfg = model_entry("resnet50").data_config
+    assert cfg.input_size == (3, 224, 224)
+    assert cfg.resize_size == 256  # resize 256, centre crop 224
+    assert cfg.mean == (0.485, 0.456, 0.406) and cfg.std == (0.229, 0.224, 0.225)
+    assert model_entry("cifar_resnet20").data_config.resize_size is None
+
+
+def test_digits_config_matches_the_training_data() -> None:
+    from dlnotes.train.data import load_digits_data
+
+    bundle = load_digits_data(image_size=32, in_channels=3)
+    x = torch.cat([bundle.train.images, bundle.test.images])
+    assert x.shape[1:] == DIGITS_DATA.input_size
+    mean, std = x.mean().item(), x.std().item()
+    assert (
+        abs(mean - DIGITS_DATA.mean[0]) < 1e-3 and abs(std - DIGITS_DATA.std[0]) < 1e-3
+    )
+
+
+def test_register_model_refuses_bad_builders() -> None:
+    def needs_an_argument(depth: int) -> nn.Module:
+        return nn.Identity()
+
+    def takes_kwargs(**kwargs: object) -> nn.Module:
+        return nn.Identity()
+
+    decorate = register_model(family="test", data_config=DIGITS_DATA)
+    with pytest.raises(ValueError, match="'depth' needs a default"):
+        decorate(needs_an_argument)
+    with pytest.raises(ValueError, match="named keyword argument"):
+        decorate(takes_kwargs)
+    with pytest.raises(ValueError, match="already registered"):
+        decorate(models_pkg.resnet18)
+    assert "needs_an_argument" not in list_models()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"input_size": (3, 32)}, "input_size must be"),
+        ({"mean": (0.5,)}, "mean and std must have 3"),
+        ({"std": (1.0, 0.0, 1.0)}, "std must be > 0"),
+        ({"interpolation": "cubic"}, "interpolation must be one of"),
+        ({"crop_pct": 1.5}, r"crop_pct must be in \(0, 1\]"),
+    ],
+)
+def test_data_config_refuses_bad_values(
+    kwargs: dict[str, object], message: str
+) -> None:
+    args: dict[str, object] = {
+        "input_size": (3, 32, 32),
+        "mean": (0.5,) * 3,
+        "std": (0.25,) * 3,
+    }
+    with pytest.raises(ValueError, match=message):
+        DataConfig(**(args | kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "epochs", "min_acc"), [("cnn", 3, 0.9)])
+def test_train_defaults_make_the_model_learn_digits(
+    name: str, epochs: int, min_acc: float, tmp_path
+) -> None:
+    """``dlnotes train --model NAME`` with the entry's defaults learns digits
+    (the global defaults leave the small ``cnn`` at chance, 10 %)."""
+    from dlnotes.train.loop import train
+
+    defaults = dict(model_entry(name).train_defaults)
+    config = TrainConfig(
+        model=name,
+        **(defaults | {"epochs": epochs}),
+        out_dir=str(tmp_path),
+        progress=False,
+        plot=False,
+        checkpoint_every_epochs=0,
+    )
+    result = train(config)
+    accuracy = result.history[-1]["test_acc"]
+    assert accuracy >= min_acc, result.history

@@ -12,6 +12,7 @@ from dlnotes.numpy.lstm import (
     lstm_backward,
     lstm_cell_forward,
     lstm_forward,
+    lstm_forward_fast,
     params_from_torch,
     params_to_torch,
     sigmoid,
@@ -138,6 +139,38 @@ def test_sequence_equals_the_readable_cell_unrolled() -> None:
     np.testing.assert_allclose(c_n, c, atol=1e-14)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("with_state", [True, False])
+def test_fast_forward_equals_the_readable_one_in_float64(bias, with_state) -> None:
+    rng = np.random.default_rng(7)
+    p = LSTMParams.init(D, H, bias=bias, rng=rng)
+    x = rng.normal(size=(T, N, D)) * 3  # large inputs: saturating gates
+    h0, c0 = rng.normal(size=(2, N, H)) if with_state else (None, None)
+    out, (h_n, c_n), cache = lstm_forward(x, h0, c0, p)
+    out_f, (h_f, c_f), cache_f = lstm_forward_fast(x, h0, c0, p)
+    for ours, fast in [(out, out_f), (h_n, h_f), (c_n, c_f)]:
+        np.testing.assert_allclose(fast, ours, rtol=0, atol=1e-14)
+    # the caches agree too, so lstm_backward gives the same gradients
+    np.testing.assert_allclose(cache_f.gates, cache.gates, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(cache_f.tanh_c, cache.tanh_c, rtol=0, atol=1e-14)
+    dout = rng.normal(size=(T, N, H))
+    g, g_f = (
+        lstm_backward(dout, None, None, cache),
+        lstm_backward(dout, None, None, cache_f),
+    )
+    np.testing.assert_allclose(g_f.weight_hh, g.weight_hh, rtol=0, atol=1e-12)
+
+
+def test_fast_forward_keeps_float32() -> None:
+    rng = np.random.default_rng(8)
+    p = LSTMParams.init(D, H, rng=rng, dtype=np.float32)
+    x = rng.normal(size=(T, N, D)).astype(np.float32)
+    out, _, _ = lstm_forward(x, None, None, p)
+    out_f, _, _ = lstm_forward_fast(x, None, None, p)
+    assert out.dtype == out_f.dtype == np.float32
+    np.testing.assert_allclose(out_f, out, atol=1e-6)
+
+
 def test_sigmoid_is_stable_and_exact_at_the_extremes() -> None:
     z = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
     np.testing.assert_allclose(
@@ -204,14 +237,17 @@ def test_no_bias_layer_matches_torch() -> None:
         ({"bias_hh": np.zeros(4 * H + 1)}, "bias_hh"),
     ],
 )
-def test_bad_shapes_raise_value_error_naming_the_argument(change, argument) -> None:
+@pytest.mark.parametrize("forward", [lstm_forward, lstm_forward_fast])
+def test_bad_shapes_raise_value_error_naming_the_argument(
+    change, argument, forward
+) -> None:
     p = LSTMParams.init(D, H, rng=np.random.default_rng(0))
     args = {"x": np.zeros((T, N, D)), "h0": None, "c0": None}
     fields = {k: v for k, v in change.items() if k not in args}
     args.update({k: v for k, v in change.items() if k in args})
     p = LSTMParams(**{**p.__dict__, **fields})
     with pytest.raises(ValueError, match=argument):
-        lstm_forward(args["x"], args["h0"], args["c0"], p)
+        forward(args["x"], args["h0"], args["c0"], p)
 
 
 def test_backward_and_copy_errors_name_their_argument() -> None:
