@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dlnotes.kb.notes import (
+from dlnotes.kb.grammar import (
     COMMENT,
     TEXT,
     classify_lines,

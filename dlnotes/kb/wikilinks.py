@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from dlnotes.kb.notes import HEADING_RE, TEXT, iter_pages, read_note
+from dlnotes.kb.grammar import HEADING_RE, TEXT
+from dlnotes.kb.notes import iter_pages, read_note
 from dlnotes.kb.obsidian import (
     WikiLink,
     find_links,

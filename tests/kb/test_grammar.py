@@ -25,6 +25,9 @@ NOT_NOTE_FORMS = {
     "runner/kernel.py",
     "site/figures.py",
 }
+# The Obsidian forms landed in their own modules before this grammar existed; the
+# obsidian work moves them into the grammar's Obsidian section.
+NOT_NOTE_FORMS |= {"kb/obsidian.py", "kb/wikilinks.py"}
 
 
 def _compiles(path: Path) -> list[int]:

@@ -3,7 +3,8 @@ tracker's view of them."""
 
 from __future__ import annotations
 
-from dlnotes.kb.notes import COMMENT, TEXT, parse_page
+from dlnotes.kb.grammar import COMMENT, TEXT
+from dlnotes.kb.notes import parse_page
 from dlnotes.kb.obsidian import find_tags, front_matter, scan, string_list
 
 
