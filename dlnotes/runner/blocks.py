@@ -24,6 +24,7 @@ import builtins
 import functools
 import html
 import os
+import re
 import symtable
 import textwrap
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from dlnotes.kb.grammar import (
 
 RUNNABLE_LANGS = frozenset({"python", "py", "python3"})
 
+#: The fence class of a block the site build does not execute (slow or interactive):
+#: ```` ```{.python .no-execute} ````. It keeps its Run button.
+NO_EXECUTE = re.compile(r"(?<![\w-])\.no-execute(?![\w-])")
+
 
 class BlockError(StudyError):
     """A page, block or embedded section that cannot be read (a user error)."""
@@ -55,6 +60,7 @@ class Fence:
     indent: str
     lang: str
     body: list[str]  # the lines between the fences, indentation removed
+    info: str = ""  # the info string after the backticks: "python", "{.python .x}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Block:
     sections: tuple[str, ...] = ()  # "dlnotes/numpy/conv.py:im2col", ...
     setup: str = ""  # imports run before ``code`` (embedded sections only)
     reason: str = ""  # why it cannot run on its own ("" when it can)
+    build: bool = True  # executed when the site is built (fence class .no-execute)
 
     @property
     def runnable(self) -> bool:
@@ -122,7 +129,7 @@ def scan_fences(lines: list[str]) -> list[Fence]:
             )
         m = FENCE_LANG_RE.match(cb.info)
         lang = m["lang"].lower() if m else ""
-        fences.append(Fence(start, end, indent, lang, body))
+        fences.append(Fence(start, end, indent, lang, body, cb.info))
     return fences
 
 
@@ -204,8 +211,18 @@ def page_blocks(docs: Path, page: str, root: Path | None = None) -> PageBlocks:
             except SyntaxError as exc:
                 reason = f"not valid Python (line {exc.lineno}: {exc.msg})"
         setup = "\n".join(dict.fromkeys(s for s in setups if s))
+        build = not NO_EXECUTE.search(fence.info)
         result.blocks.append(
-            Block(page, index, fence.start + 1, code, tuple(sections), setup, reason)
+            Block(
+                page,
+                index,
+                fence.start + 1,
+                code,
+                tuple(sections),
+                setup,
+                reason,
+                build,
+            )
         )
     return result
 

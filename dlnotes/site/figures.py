@@ -93,8 +93,13 @@ def _imports(source: str, current: str | None = None) -> set[str]:
 
 def dependency_hash(notebook: Path, package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of every package module a notebook imports, followed transitively."""
+    return source_dependency_hash(_notebook_code(notebook), package_dir)
+
+
+def source_dependency_hash(source: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of every package module ``source`` imports, followed transitively."""
     seen: dict[Path, str] = {}
-    todo = list(_imports(_notebook_code(notebook)))
+    todo = list(_imports(source))
     while todo:
         name = todo.pop()
         # ``import dlnotes.models.resnet`` also runs the parent packages.

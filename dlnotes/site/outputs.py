@@ -1,0 +1,571 @@
+"""MkDocs plugin ``dlnotes-outputs``: every example's output, produced at build time.
+
+Each page's ``python`` blocks run in order in one Jupyter kernel through the project's
+runner (:func:`dlnotes.runner.kernel.run_page`, the path of ``dlnotes run`` and of the
+Run buttons), and what they print, the value of the last expression, matplotlib
+figures and errors are rendered under each block on the built page.
+
+* **Cache.** A page's outputs are stored under ``.cache/outputs/`` keyed on the code of
+  its executed blocks (embedded sections and their imports included) and the bytes of
+  every ``dlnotes`` module that code imports, followed transitively. A rebuild with
+  nothing changed starts no kernel; editing ``dlnotes/numpy/conv.py`` re-executes
+  exactly the pages whose code imports it. Failures are not cached.
+* **Failures.** A block that raises (or times out) is reported as a warning naming
+  ``docs/page.md:LINE`` with the traceback, so ``mkdocs build --strict`` fails; the
+  page shows the traceback and marks the blocks after it as not executed.
+* **Not executed.** A fence with the class ``.no-execute``
+  (```` ```{.python .no-execute} ````) is skipped at build time (slow or interactive
+  code) and shown as such; it keeps its Run button under ``mkdocs serve``.
+* **Figures** become PNG files under ``assets/outputs/`` (never base64 in the page or
+  the search index), each drawn in the light and the dark theme of
+  :mod:`dlnotes.viz.style` and shown with Material's ``#only-light``/``#only-dark``.
+  Images over ``max_image_bytes`` and text over ``max_text`` characters are cut with a
+  note.
+* **Search.** The outputs are added to the page after the search plugin has indexed
+  it (``on_post_page``), so they never appear as search previews.
+* **Serve.** Each output sits in ``<div class="dl-static-output" data-dl-block=N>``
+  right after the block's Run toolbar; running the block replaces it with the live
+  output.
+
+Options: ``execute`` (default true; ``false`` renders no outputs, for comparisons),
+``cache_dir`` (``.cache/outputs``), ``dest`` (``assets/outputs``), ``timeout``
+(seconds per block, 120), ``workers`` (kernels at once; 0 = up to 4, one per CPU),
+``dark`` (draw dark variants, true), ``max_image_bytes`` (1 MB), ``max_text``
+(20 000 characters per output).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+from dlnotes.runner.blocks import (
+    RUNNABLE_LANGS,
+    Block,
+    BlockError,
+    PageBlocks,
+    page_blocks,
+    scan_fences,
+)
+from dlnotes.runner.kernel import OK, Event, Kernel, png_size, run_page
+
+log = logging.getLogger("mkdocs.plugins.dlnotes.outputs")
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Bumped when the cached form or the way pages run changes.
+CACHE_VERSION = "1"
+SLOT = '<span class="dl-out" data-dl-block="{index}"></span>'
+SLOT_RE = re.compile(
+    r'(?:<p>\s*)?<span class="dl-out" data-dl-block="(\d+)"></span>(?:\s*</p>)?'
+)
+_RUN_MARKER = re.compile(r'^\s*<span class="dl-run" data-dl-block="\d+"')
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_imports(path: str, stamp: tuple[int, int], module: str) -> frozenset[str]:
+    """The modules a package file imports, parsed once per version of the file."""
+    from dlnotes.site.figures import _imports
+
+    current = f"{module}.__init__" if path.endswith("__init__.py") else module
+    return frozenset(_imports(Path(path).read_text(encoding="utf-8"), current))
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_digest(path: str, stamp: tuple[int, int]) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def package_modules(source: str, package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
+    """Every module of the package ``source`` imports, followed transitively.
+
+    ``import dlnotes.models.resnet`` also runs the packages above it, so their
+    ``__init__`` files count too. Returns module name -> file.
+    """
+    from dlnotes.site.figures import _imports, _module_file
+
+    seen: dict[str, Path] = {}
+    todo = list(_imports(source))
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            module = ".".join(parts[:i])
+            if module in seen:
+                continue
+            path = _module_file(module, package_dir)
+            if path is None:
+                continue
+            seen[module] = path
+            todo += _module_imports(str(path), _stamp(path), module)
+    return seen
+
+
+def page_key(blocks: Iterable[Block], package_dir: Path = PACKAGE_DIR) -> str:
+    """The cache key of a page: its executed code and the package code it imports."""
+    h = hashlib.sha256(f"dlnotes-outputs {CACHE_VERSION}\n".encode())
+    sources = []
+    for b in blocks:
+        h.update(f"block {b.index}\n{b.setup}\n---\n{b.code}\n===\n".encode())
+        sources.append(f"{b.setup}\n{b.code}")
+    modules = package_modules("\n".join(sources), package_dir)
+    for name in sorted(modules):
+        path = modules[name]
+        h.update(f"{name} {_file_digest(str(path), _stamp(path))}\n".encode())
+    from dlnotes.viz.style import matplotlibrc
+
+    h.update(matplotlibrc("light").encode() + matplotlibrc("dark").encode())
+    return h.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class PageOutputs:
+    """What a page's blocks printed and drew, as stored in the cache."""
+
+    page: str
+    key: str
+    blocks: dict[int, list[Event]] = field(default_factory=dict)
+    failed: int | None = None  # index of the block that failed
+    failure: str = ""  # its location and traceback
+    executed: bool = False  # run in this build (not read from the cache)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "page": self.page,
+                "key": self.key,
+                "blocks": {str(k): v for k, v in self.blocks.items()},
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PageOutputs:
+        data = json.loads(text)
+        return cls(
+            data["page"],
+            data["key"],
+            {int(k): v for k, v in data["blocks"].items()},
+        )
+
+
+def _apply_clear(events: list[Event]) -> list[Event]:
+    """Events as they stand at the end: ``clear`` drops what came before it."""
+    kept: list[Event] = []
+    for event in events:
+        if event["type"] == "clear":
+            kept = [e for e in kept if e["type"] == "info"]
+        else:
+            kept.append(event)
+    return kept
+
+
+class Executor:
+    """Runs pages in kernels (several at once) and stores their images."""
+
+    def __init__(self, root: Path, cache: Path, *, timeout: float, dark: bool):
+        self.root = root
+        self.cache = cache
+        self.images = cache / "img"
+        self.timeout = timeout
+        self.dark = dark
+        self.kernels_started = 0
+        self._lock = threading.Lock()
+
+    def _kernel(self, theme: str) -> Kernel:
+        from dlnotes.viz.style import write_matplotlibrc
+
+        rc = write_matplotlibrc(self.cache / f"mplrc-{theme}", theme)  # type: ignore[arg-type]
+        kernel = Kernel(self.root, env={"MATPLOTLIBRC": str(rc)})
+        kernel.start()
+        with self._lock:
+            self.kernels_started += 1
+        return kernel
+
+    def _run(self, blocks: PageBlocks, theme: str) -> list[Any]:
+        kernel = self._kernel(theme)
+        try:
+            return run_page(blocks, self.root, timeout=self.timeout, kernel=kernel)
+        finally:
+            kernel.shutdown()
+
+    def _store_png(self, data: str) -> str:
+        import base64
+
+        raw = base64.b64decode(data)
+        digest = hashlib.sha256(raw).hexdigest()[:24]
+        self.images.mkdir(parents=True, exist_ok=True)
+        path = self.images / f"{digest}.png"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(raw)
+            tmp.replace(path)
+        return digest
+
+    def execute(self, page: str, blocks: PageBlocks, key: str) -> PageOutputs:
+        out = PageOutputs(page, key, executed=True)
+        results = self._run(blocks, "light")
+        for r in results:
+            events = []
+            for event in _apply_clear(r.events):
+                if "png" in event:
+                    event = dict(event)
+                    png = event.pop("png")
+                    size = png_size(png)
+                    event["image"] = self._store_png(png)
+                    event["bytes"] = len(png) * 3 // 4
+                    if size:
+                        event["width"], event["height"] = size
+                events.append(event)
+            out.blocks[r.block.index] = events
+            if r.status != OK:
+                out.failed = r.block.index
+                error = r.error
+                detail = error["traceback"] if error else r.status
+                out.failure = f"{r.block.location()}: block {r.block.index} {r.status}"
+                out.failure += f"\n{detail}"
+        has_images = any("image" in e for ev in out.blocks.values() for e in ev)
+        if self.dark and has_images and out.failed is None:
+            self._add_dark(blocks, out)
+        return out
+
+    def _add_dark(self, blocks: PageBlocks, out: PageOutputs) -> None:
+        """Run the page again in the dark theme; pair its figures with the light."""
+        results = self._run(blocks, "dark")
+        for r in results:
+            light = [e for e in out.blocks.get(r.block.index, []) if "image" in e]
+            dark = [e["png"] for e in _apply_clear(r.events) if "png" in e]
+            if r.status != OK or len(dark) != len(light):
+                continue  # not the same figures: the light one shows in both themes
+            for event, png in zip(light, dark, strict=True):
+                event["dark"] = self._store_png(png)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… 输出太长，只显示前 {limit} 个字符"
+
+
+def _carriage_returns(text: str) -> str:
+    """What a terminal shows for text with ``\\r`` (progress bars): the last write."""
+    if "\r" not in text:
+        return text
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def _pre(cls: str, text: str, limit: int) -> str:
+    body = html.escape(_truncate(_carriage_returns(text), limit).rstrip("\n"))
+    return f'<pre class="{cls}"><code>{body}</code></pre>'
+
+
+def render_block(
+    events: list[Event],
+    *,
+    image_url: Any,
+    max_text: int,
+    max_image_bytes: int,
+) -> str:
+    """The HTML of one block's output (``image_url(digest)`` -> the image URL)."""
+    parts: list[str] = []
+    stream: list[str] = []
+    stream_name = ""
+
+    def flush() -> None:
+        nonlocal stream, stream_name
+        if stream:
+            cls = "dl-out-stream" + (
+                " dl-out-stderr" if stream_name == "stderr" else ""
+            )
+            parts.append(_pre(cls, "".join(stream), max_text))
+        stream, stream_name = [], ""
+
+    for event in events:
+        kind = event["type"]
+        if kind == "stream":
+            if stream and event["name"] != stream_name:
+                flush()
+            stream_name = event["name"]
+            stream.append(event["text"])
+            continue
+        flush()
+        if kind in ("result", "display") and "image" in event:
+            size = int(event.get("bytes", 0))
+            if size > max_image_bytes:
+                limit = max_image_bytes // 1024
+                parts.append(
+                    f'<p class="dl-out-info">图片太大（{size // 1024} KB，'
+                    f"上限 {limit} KB），未显示</p>"
+                )
+                continue
+            dims = ""
+            if "width" in event:
+                dims = f' width="{event["width"]}" height="{event["height"]}"'
+            light = image_url(event["image"])
+            alt = "代码输出的图"
+            if "dark" in event:
+                dark = image_url(event["dark"])
+                imgs = (
+                    f'<img src="{light}#only-light" alt="{alt}"{dims} loading="lazy">'
+                    f'<img src="{dark}#only-dark" alt="{alt}"{dims} loading="lazy">'
+                )
+            else:
+                imgs = f'<img src="{light}" alt="{alt}"{dims} loading="lazy">'
+            parts.append(f'<div class="dl-out-figure">{imgs}</div>')
+        elif kind in ("result", "display") and "text" in event:
+            parts.append(_pre("dl-out-result", event["text"], max_text))
+        elif kind == "error":
+            parts.append(_pre("dl-out-error", event.get("traceback", ""), max_text))
+        elif kind == "info":
+            parts.append(f'<p class="dl-out-info">{html.escape(event["text"])}</p>')
+    flush()
+    return "".join(parts)
+
+
+def _wrap(index: int, inner: str, extra: str = "") -> str:
+    cls = "dl-static-output" + (f" {extra}" if extra else "")
+    title = "构建网站时运行这段代码的输出"
+    return f'<div class="{cls}" data-dl-block="{index}" title="{title}">{inner}</div>'
+
+
+NOT_EXECUTED = (
+    '<p class="dl-out-info">构建网站时不执行这段代码（<code>.no-execute</code>）：'
+    "用 <code>dlnotes run</code> 或 <code>mkdocs serve</code> 下的“运行”按钮"
+    "运行它。</p>"
+)
+NOT_REACHED = '<p class="dl-out-info">没有执行：前面的代码块出错了。</p>'
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def insert_slots(markdown: str, blocks: PageBlocks, indexes: set[int]) -> str:
+    """Put an output slot after each python block in ``indexes``.
+
+    The slot goes after the block's Run marker when the ``dlnotes`` plugin has put one
+    there (:func:`dlnotes.runner.blocks.mark_runnable`), so the output follows the
+    toolbar. Blocks are matched by order; if the page's python fences do not match
+    ``blocks`` the text is returned unchanged.
+    """
+    lines = markdown.splitlines(keepends=True)
+    fences = [f for f in scan_fences(lines) if f.lang in RUNNABLE_LANGS]
+    if len(fences) != len(blocks.blocks):
+        return markdown
+    after: dict[int, str] = {}
+    for fence, block in zip(fences, blocks.blocks, strict=True):
+        if block.index not in indexes or fence.end >= len(lines):
+            continue
+        at = fence.end
+        # skip the Run marker paragraph: blank line, marker, blank line
+        j = at + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and _RUN_MARKER.match(lines[j]):
+            at = j
+        after[at] = f"\n{fence.indent}{SLOT.format(index=block.index)}\n\n"
+    if not after:
+        return markdown
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in after:
+            if not line.endswith("\n"):
+                out.append("\n")
+            out.append(after[i])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- plugin
+
+
+class OutputsConfig(Config):
+    execute = c.Type(bool, default=True)
+    cache_dir = c.Type(str, default=".cache/outputs")
+    dest = c.Type(str, default="assets/outputs")
+    timeout = c.Type((int, float), default=120)
+    workers = c.Type(int, default=0)
+    dark = c.Type(bool, default=True)
+    max_image_bytes = c.Type(int, default=1_000_000)
+    max_text = c.Type(int, default=20_000)
+
+
+@dataclass
+class _Page:
+    blocks: PageBlocks
+    executed: list[Block]
+    outputs: PageOutputs | None = None
+
+
+class OutputsPlugin(BasePlugin[OutputsConfig]):
+    def __init__(self) -> None:
+        self._pages: dict[str, _Page] = {}
+        self._images: dict[str, str] = {}  # digest -> site URL (from the site root)
+        self.kernels_started = 0
+
+    def on_files(self, files: Files, /, *, config: Any) -> Files:
+        self._pages = {}
+        self._images = {}
+        self.kernels_started = 0
+        if not self.config.execute:
+            return files
+        started = time.monotonic()
+        root = Path(config.config_file_path).parent
+        docs = Path(config.docs_dir)
+        cache = root / self.config.cache_dir
+        todo: list[tuple[str, PageBlocks, str]] = []
+        for f in files.documentation_pages():
+            if not f.abs_src_path or f.generated_by or not f.src_uri.endswith(".md"):
+                continue
+            try:
+                text = Path(f.abs_src_path).read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if "```" not in text and "~~~" not in text:
+                continue
+            try:
+                blocks = page_blocks(docs, f.src_uri, root)
+            except BlockError as exc:
+                log.warning("dlnotes-outputs: %s: %s", f.src_uri, exc)
+                continue
+            executed = [b for b in blocks.blocks if b.runnable and b.build]
+            if not blocks.blocks:
+                continue
+            entry = _Page(blocks, executed)
+            self._pages[f.src_uri] = entry
+            if not executed:
+                continue
+            key = page_key(executed)
+            stored = cache / f"{key}.json"
+            if stored.is_file():
+                try:
+                    entry.outputs = PageOutputs.from_json(
+                        stored.read_text(encoding="utf-8")
+                    )
+                    continue
+                except (ValueError, KeyError):
+                    pass  # a damaged cache entry is re-made
+            run = PageBlocks(blocks.page, blocks.path, list(executed))
+            todo.append((f.src_uri, run, key))
+        executor = Executor(
+            root, cache, timeout=float(self.config.timeout), dark=self.config.dark
+        )
+        if todo:
+            workers = self.config.workers or min(4, os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                done = list(pool.map(lambda job: executor.execute(*job), todo))
+            for out in done:
+                self._pages[out.page].outputs = out
+                if out.failed is None:
+                    path = cache / f"{out.key}.json"
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(out.to_json(), encoding="utf-8")
+                    tmp.replace(path)
+        self.kernels_started = executor.kernels_started
+        docs_name = os.path.relpath(docs, root)
+        for _, entry in sorted(self._pages.items()):
+            result = entry.outputs
+            if result is None:
+                continue
+            if result.failed is not None:
+                log.warning(
+                    "dlnotes-outputs: %s",
+                    result.failure.replace("docs/", docs_name + "/", 1),
+                )
+            for events in result.blocks.values():
+                for event in events:
+                    for digest in (event.get("image"), event.get("dark")):
+                        if digest and digest not in self._images:
+                            uri = f"{self.config.dest}/{digest}.png"
+                            self._images[digest] = uri
+                            files.append(
+                                File.generated(
+                                    config,
+                                    uri,
+                                    abs_src_path=str(cache / "img" / f"{digest}.png"),
+                                )
+                            )
+        ran = sum(1 for e in self._pages.values() if e.outputs and e.outputs.executed)
+        log.info(
+            "dlnotes-outputs: %d pages with code, %d executed, %d kernels started "
+            "(%.1f s, cache %s)",
+            len(self._pages),
+            ran,
+            self.kernels_started,
+            time.monotonic() - started,
+            cache,
+        )
+        return files
+
+    @event_priority(-50)  # after the dlnotes plugin has placed the Run markers
+    def on_page_markdown(
+        self, markdown: str, /, *, page: Page, config: Any, files: Files
+    ) -> str:
+        entry = self._pages.get(page.file.src_uri)
+        if entry is None:
+            return markdown
+        indexes = {b.index for b in entry.blocks.blocks if b.runnable}
+        return insert_slots(markdown, entry.blocks, indexes)
+
+    def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
+        entry = self._pages.get(page.file.src_uri)
+        if entry is None or "dl-out" not in output:
+            return output
+        out = entry.outputs
+        by_index = {b.index: b for b in entry.blocks.blocks}
+
+        def url(digest: str) -> str:
+            return get_relative_url(self._images[digest], page.url or ".")
+
+        def replace(m: re.Match[str]) -> str:
+            index = int(m.group(1))
+            block = by_index.get(index)
+            if block is None:
+                return ""
+            if not block.build:
+                return _wrap(index, NOT_EXECUTED, "dl-not-executed")
+            if out is None or index not in out.blocks:
+                return _wrap(index, NOT_REACHED, "dl-not-executed")
+            inner = render_block(
+                out.blocks[index],
+                image_url=url,
+                max_text=self.config.max_text,
+                max_image_bytes=self.config.max_image_bytes,
+            )
+            if not inner:
+                return ""
+            extra = "dl-out-failed" if out.failed == index else ""
+            return _wrap(index, inner, extra)
+
+        return SLOT_RE.sub(replace, output)
