@@ -500,6 +500,21 @@ def is_url(target: str) -> bool:
 
 
 # --------------------------------------------------------------------------- #
+# Raw notes that lost their line breaks (headings and bullets run together)
+# --------------------------------------------------------------------------- #
+
+# A heading or `*` bullet glued to the text before it; four on a long line mean the
+# note lost its line breaks.
+RUN_TOGETHER_RE = re.compile(r"(?<=[^\s#A-Za-z0-9/&])\s*#{1,6} \S|\S\s*(?<!\\)\* \S")
+GLUED_HEADING_RE = re.compile(r"( *)(#{1,6}) (?=\S)")
+GLUED_BULLET_RE = re.compile(r"( *)\*[ \t]+(?=\S|$)")
+GLUED_NUMBER_RE = re.compile(r"( {2,}|\t)(\d{1,2})\.[ \t]+(?=\S|$)")
+GLUED_IMAGE_RE = re.compile(r"( *)!\[")
+# A character that may stand right before `#` inside a word or URL (`C#`, `/#x`).
+WORDISH_RE = re.compile(r"[#A-Za-z0-9/&]")
+
+
+# --------------------------------------------------------------------------- #
 # Obsidian forms
 #
 # The forms an Obsidian vault uses. The `obsidian` work adds wikilinks with

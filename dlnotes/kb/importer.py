@@ -49,6 +49,10 @@ from dlnotes.kb.grammar import (
     DONE_MARK,
     EMBED_RE,
     FENCE_RE,
+    GLUED_BULLET_RE,
+    GLUED_HEADING_RE,
+    GLUED_IMAGE_RE,
+    GLUED_NUMBER_RE,
     HEADING_NUMBER_RE,
     HTTP_RE,
     LINKED_URL_RE,
@@ -59,10 +63,12 @@ from dlnotes.kb.grammar import (
     RAW_IMAGE_RE,
     RAW_LINK_AT_START_RE,
     RAW_LINK_RE,
+    RUN_TOGETHER_RE,
     SCHEME_RE,
     TAG_RE,
     THEMATIC_BREAK_RE,
     WIKILINK_RE,
+    WORDISH_RE,
     heading_slug,
     is_plan_heading,
     is_question_heading,
@@ -148,14 +154,11 @@ def decode_note(raw: bytes, name: str = "file") -> tuple[str, str]:
 # Markdown that lost its line breaks
 # --------------------------------------------------------------------------- #
 
-# Not forms of the notes but signs that a raw note lost its line breaks.
-_RUN_MARKERS = re.compile(r"(?<=[^\s#A-Za-z0-9/&])\s*#{1,6} \S|\S\s*(?<!\\)\* \S")
-
 
 def lost_line_breaks(text: str) -> bool:
     """True when some long line holds several headings/bullets run together."""
     return any(
-        len(line) > 300 and len(_RUN_MARKERS.findall(line)) >= 4
+        len(line) > 300 and len(RUN_TOGETHER_RE.findall(line)) >= 4
         for line in text.split("\n")
     )
 
@@ -199,29 +202,28 @@ def recover_line_breaks(line: str) -> list[str]:
         while i < len(chunk):
             rest = chunk[i:]
             prev = (current + chunk[:i])[-1:] if (current or i) else ""
-            m = re.match(r"( *)(#{1,6}) (?=\S)", rest)
+            m = GLUED_HEADING_RE.match(rest)
             glued = prev and (
-                not re.match(r"[#A-Za-z0-9/&]", prev)
-                or len(m.group(2) if m else "") > 1
+                not WORDISH_RE.match(prev) or len(m.group(2) if m else "") > 1
             )
             if m and prev != "#" and glued and current.strip():
                 flush("")
                 current = m.group(2) + " "
                 i += m.end()
                 continue
-            m = re.match(r"( *)\*[ \t]+(?=\S|$)", rest)
+            m = GLUED_BULLET_RE.match(rest)
             if m and prev != "\\" and current.strip() and stars % 2 == 0:
                 flush(m.group(1))
                 current += "* "
                 i += m.end()
                 continue
-            m = re.match(r"( {2,}|\t)(\d{1,2})\.[ \t]+(?=\S|$)", rest)
+            m = GLUED_NUMBER_RE.match(rest)
             if m and current.strip():
                 flush(m.group(1).replace("\t", "    "))
                 current += f"{m.group(2)}. "
                 i += m.end()
                 continue
-            m = re.match(r"( *)!\[", rest)
+            m = GLUED_IMAGE_RE.match(rest)
             if m and current.lstrip().startswith("#") and current.strip("# "):
                 flush("")
                 i += len(m.group(1))
@@ -599,7 +601,7 @@ def import_text(
     if lost_line_breaks(text):
         fixed: list[str] = []
         for line in raw_lines:
-            if len(line) > 300 and len(_RUN_MARKERS.findall(line)) >= 4:
+            if len(line) > 300 and len(RUN_TOGETHER_RE.findall(line)) >= 4:
                 fixed.extend(recover_line_breaks(line))
                 recovered = True
             else:
