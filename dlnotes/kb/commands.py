@@ -381,13 +381,25 @@ def review(args: argparse.Namespace) -> int:
 
 
 def progress(args: argparse.Namespace) -> int:
-    from dlnotes.kb.progress import compute_progress, format_progress
+    from dlnotes.kb.progress import (
+        compute_progress,
+        compute_review,
+        format_progress,
+        format_review,
+    )
 
     kb = _tracker(args).scan()
+    review = compute_review(kb)
     if args.json:
-        _print_json([row.as_dict() for row in compute_progress(kb)])
+        _print_json(
+            {
+                "topics": [row.as_dict() for row in compute_progress(kb)],
+                "review": review.as_dict(),
+            }
+        )
     else:
         print(format_progress(kb, width=max(4, min(args.width, 60))))
+        print(format_review(review))
     return 0
 
 

@@ -85,12 +85,20 @@ def _fmt_time(t: dt.datetime) -> str:
 
 
 def _parse_time(text: str, key: str) -> dt.datetime:
-    try:
-        return dt.datetime.strptime(text, _TIME).replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(
-            f"{key}={text!r} is not a time like 2026-12-03T09:15Z"
-        ) from None
+    """``2026-12-03T09:15Z`` (fixed width; faster than strptime on 10k cards)."""
+    if len(text) == 17 and text[4::3] == "--T:Z" and text[-1] == "Z":
+        try:
+            return dt.datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass
+    raise ValueError(f"{key}={text!r} is not a time like 2026-12-03T09:15Z")
 
 
 @dataclass(frozen=True)

@@ -334,3 +334,37 @@ def test_a_terminal_session_grades_cards_in_the_notes(site: Path) -> None:
         f"{sys.executable} -m dlnotes review", cwd=str(site), env=env, encoding="utf-8"
     )
     assert "今天没有到期的卡片" in again
+
+
+def test_progress_page_and_cli_show_the_same_review_numbers(
+    site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from dlnotes.kb.progress import compute_review, progress_markdown
+
+    docs = site / "docs"
+    tracker = Tracker(docs)
+    tracker.resolve("Q-cnn-01", answer="权重。", date="2026-11-30")
+    now = dt.datetime.now(UTC)
+    grade_question(tracker, "Q-cnn-02", "good", now=now)
+    kb = tracker.scan()
+    review = compute_review(kb, now=now)
+    assert (review.total.answered, review.total.reviewed, review.total.due) == (2, 1, 1)
+    assert sum(n for _, n in review.forecast) == 1
+    monkeypatch.chdir(site)
+    assert main(["progress", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["review"]
+    total = data["topics"][-1]
+    assert (total["answered"], total["reviewed"], total["mature"]) == (2, 1, 0)
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out
+    assert "answered  reviewed  mature" in out and "1 reviewed" in out
+    page = progress_markdown(kb)
+    assert "| **合计** | 2 |" in page
+    assert page.count('class="dl-heat dl-heat-') >= 30 + 7 * 25
+    today = now.date().isoformat()
+    assert f"{today}：解决 0 · 复习 1 · 读完 0" in page
+    assert (
+        "2026-11-30：解决 1" in page or (now.date() - dt.date(2026, 11, 30)).days > 180
+    )
