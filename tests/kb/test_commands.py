@@ -150,9 +150,10 @@ def test_progress_prints_the_numbers_of_compute_progress(
 ) -> None:
     code, out, _ = run(capsys, "progress")
     assert code == 0
+    table = out.split("\n\n")[0]  # the review numbers follow after a blank line
     rows = {
         line.split()[0]: re.findall(r"(\d+)/(\d+)", line)
-        for line in out.splitlines()[1:]
+        for line in table.splitlines()[1:]
     }
     kb = KnowledgeBase.scan(at_site / "docs")
     for row in compute_progress(kb):
@@ -164,7 +165,7 @@ def test_progress_prints_the_numbers_of_compute_progress(
         shown = [(int(a), int(b)) for a, b in rows[row.topic]]
         assert shown == [c for c in cells if c[1]]
     _, out, _ = run(capsys, "progress", "--json")
-    total = json.loads(out)[-1]
+    total = json.loads(out)["topics"][-1]
     assert (total["topic"], total["questions"], total["resolved"]) == ("total", 3, 1)
 
 
