@@ -277,7 +277,7 @@ COMMANDS: list[Command] = [
         "train",
         "train a model (SGD, checkpoints, --resume, torchrun)",
         _train_arguments,
-        "dlnotes.train.loop:run",
+        "dlnotes.train.command:run",
     ),
 ]
 

@@ -9,8 +9,11 @@ and gradient norms measured with one backward pass.
 * :func:`digits_split` / :func:`few_shot` / :func:`place_at_random` - digits as
   normalised tensors, an optional subset of the classes, ``k`` labelled
   examples per class, digits pasted at random places of a larger canvas.
-* :func:`train_classifier` - mini-batch SGD with momentum, warm-up and a cosine
-  schedule, recording the training error of every step (:class:`History`).
+* :func:`train_classifier` - a fixed number of mini-batch SGD steps with the
+  engine's :class:`~dlnotes.train.config.TrainConfig` and schedule
+  (:func:`~dlnotes.train.setup.lr_factor`), recording the training error of
+  every step (:class:`History`); models are scored with the engine's
+  :func:`~dlnotes.train.loop.evaluate` (error = 1 - accuracy).
 * :func:`gradient_norms` - the norm of ``dL/dW`` of every layer, input to output.
 * :func:`deep_mlp` - a deep fully connected network whose activation,
   initialisation scale, BatchNorm and shortcuts can be switched independently.
@@ -30,19 +33,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dlnotes.numpy.digits import split_digits
 from dlnotes.numpy.types import FloatArray
+from dlnotes.train.checkpoint import seed_rngs
+from dlnotes.train.config import TrainConfig
+from dlnotes.train.loop import evaluate
+from dlnotes.train.setup import lr_factor
 
 __all__ = [
     "DigitsSplit",
     "History",
     "MLPBlock",
-    "TrainConfig",
     "deep_mlp",
     "digits_split",
-    "evaluate",
     "few_shot",
     "gradient_norms",
-    "lr_factor",
     "markdown_table",
     "place_at_random",
     "seed_everything",
@@ -51,7 +56,6 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
-SCHEDULES = ("constant", "cosine")
 
 
 def seed_everything(
@@ -65,8 +69,7 @@ def seed_everything(
     """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+    seed_rngs(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(deterministic)
 
@@ -125,44 +128,22 @@ def digits_split(
     statistics a pretrained model was trained with. Shapes:
     ``(N, 1, image_size, image_size)``.
     """
-    from sklearn.datasets import load_digits
-
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8, got {image_size}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    chosen = tuple(range(10)) if classes is None else tuple(int(c) for c in classes)
-    if (
-        not chosen
-        or len(set(chosen)) != len(chosen)
-        or not set(chosen) <= set(range(10))
-    ):
-        raise ValueError(f"classes must be distinct digits 0..9, got {classes!r}")
-    digits = load_digits()
-    x = torch.from_numpy(digits.images.astype(np.float32) / 16.0)[:, None]  # (N,1,8,8)
-    if image_size != 8:
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear")
-    rng = np.random.default_rng(seed)
-    train_idx: list[np.ndarray] = []
-    test_idx: list[np.ndarray] = []
-    for digit in chosen:
-        idx = rng.permutation(np.flatnonzero(digits.target == digit))
-        k = round(len(idx) * test_fraction)
-        test_idx.append(idx[:k])
-        train_idx.append(idx[k:])
-    tr = torch.from_numpy(np.sort(np.concatenate(train_idx)))
-    te = torch.from_numpy(np.sort(np.concatenate(test_idx)))
-    relabel = torch.full((10,), -1, dtype=torch.int64)
-    relabel[list(chosen)] = torch.arange(len(chosen))
-    y = relabel[torch.from_numpy(digits.target.astype(np.int64))]
     if (mean is None) != (std is None):
         raise ValueError("mean and std must be given together")
     if std is not None and not std > 0:
         raise ValueError(f"std must be > 0, got {std}")
+    digits = split_digits(classes=classes, test_fraction=test_fraction, seed=seed)
+    x = torch.from_numpy(digits.images.astype(np.float32))[:, None]  # (N, 1, 8, 8)
+    if image_size != 8:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear")
+    y = torch.from_numpy(digits.labels.astype(np.int64))
+    tr, te = torch.from_numpy(digits.train), torch.from_numpy(digits.test)
     if mean is None or std is None:
         mean, std = float(x[tr].mean()), float(x[tr].std())
     x = (x - mean) / std
-    return DigitsSplit(x[tr], y[tr], x[te], y[te], chosen, mean, std)
+    return DigitsSplit(x[tr], y[tr], x[te], y[te], digits.classes, mean, std)
 
 
 def few_shot(
@@ -218,45 +199,6 @@ def place_at_random(
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """How :func:`train_classifier` trains."""
-
-    steps: int = 200  # SGD steps (mini-batches), not epochs
-    batch_size: int = 64  # examples per step, drawn with replacement
-    lr: float = 0.1  # peak learning rate (param groups are scaled alike)
-    momentum: float = 0.9
-    weight_decay: float = 1e-4  # the ResNet paper's CIFAR value
-    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr
-    schedule: str = "cosine"  # "cosine" (decay to 0) or "constant"
-    eval_every: int = 0  # evaluate on the eval set every k steps (0: never)
-    seed: int = 0  # order of the mini-batches
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("steps and batch_size must be >= 1")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"
-            )
-        if self.warmup_steps < 0 or self.eval_every < 0:
-            raise ValueError("warmup_steps and eval_every must be >= 0")
-
-
-def lr_factor(step: int, config: TrainConfig) -> float:
-    """Multiplier of the peak learning rate at ``step`` (0-based).
-
-    Linear warm-up over ``warmup_steps``, then constant or a cosine decay that
-    reaches 0 after ``steps`` steps (Loshchilov & Hutter, arXiv:1608.03983).
-    """
-    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-    if config.schedule == "constant":
-        return warm
-    return warm * 0.5 * (1.0 + math.cos(math.pi * step / config.steps))
-
-
 @dataclass
 class History:
     """What one training run recorded.
@@ -297,31 +239,46 @@ def train_classifier(
     y: Tensor,
     config: TrainConfig,
     *,
+    steps: int,
+    eval_every: int = 0,
     params: Iterable[Any] | None = None,
     x_eval: Tensor | None = None,
     y_eval: Tensor | None = None,
     name: str = "",
 ) -> History:
-    """Train ``model`` on ``(x, y)`` with SGD + momentum; record every step.
+    """Train ``model`` on ``(x, y)`` for ``steps`` SGD steps; record every step.
 
-    Each step draws ``batch_size`` random examples (seeded by ``config.seed``),
-    so runs with the same config see the same batches. ``params`` may be
-    parameter groups (e.g. :func:`dlnotes.transfer.param_groups`); each group's
-    learning rate follows the schedule. A NaN/inf loss stops the run
+    The engine's settings: ``config.batch_size``, ``lr``, ``momentum``,
+    ``nesterov``, ``weight_decay`` and the schedule (:func:`lr_factor` over
+    ``steps`` steps, with ``warmup_steps``). Each step draws ``batch_size``
+    random examples with replacement (seeded by ``config.seed``), so runs with
+    the same config see the same batches, and a handful of examples is enough.
+    ``params`` may be parameter groups (e.g.
+    :func:`dlnotes.transfer.param_groups`); each group's learning rate follows
+    the schedule. Every ``eval_every`` steps (and at the end) the error on
+    ``(x_eval, y_eval)`` is recorded. A NaN/inf loss stops the run
     (``History.diverged``).
     """
+    if steps < 1 or eval_every < 0:
+        raise ValueError(
+            f"steps must be >= 1 and eval_every >= 0; got {steps}, {eval_every}"
+        )
     groups = _param_groups(model, params)
     opt = torch.optim.SGD(
-        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        groups,
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
     )
     base_lrs = [g["lr"] for g in opt.param_groups]
     batches = torch.Generator().manual_seed(config.seed)
     hist = History(name)
     start = time.perf_counter()
     model.train()
-    for step in range(config.steps):
+    for step in range(steps):
         for g, base in zip(opt.param_groups, base_lrs, strict=True):
-            g["lr"] = base * lr_factor(step, config)
+            g["lr"] = base * lr_factor(step, config, steps)
         idx = torch.randint(0, len(x), (config.batch_size,), generator=batches)
         logits = model(x[idx])  # (B, num_classes)
         loss = F.cross_entropy(logits, y[idx])
@@ -333,32 +290,12 @@ def train_classifier(
         opt.step()
         hist.loss.append(loss.item())
         hist.error.append((logits.argmax(1) != y[idx]).float().mean().item())
-        due = (step + 1) % max(config.eval_every, 1) == 0 or step + 1 == config.steps
-        if config.eval_every and due and x_eval is not None and y_eval is not None:
+        due = (step + 1) % max(eval_every, 1) == 0 or step + 1 == steps
+        if eval_every and due and x_eval is not None and y_eval is not None:
             hist.eval_step.append(step + 1)
-            hist.eval_error.append(evaluate(model, x_eval, y_eval)[1])
+            hist.eval_error.append(1 - evaluate(model, (x_eval, y_eval)).accuracy)
     hist.seconds = time.perf_counter() - start
     return hist
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 512
-) -> tuple[float, float]:
-    """``(mean cross-entropy, error rate)`` of ``model`` on ``(x, y)`` in eval
-    mode (BN uses its running statistics); the training flags are restored."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        total_loss, wrong = 0.0, 0
-        for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
-            logits = model(xb)
-            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            wrong += int((logits.argmax(1) != yb).sum())
-    finally:
-        for m, mode in modes.items():
-            m.training = mode
-    return total_loss / len(y), wrong / len(y)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from dlnotes.models.registry import (
     create_model,
     model_entry,
 )
+from dlnotes.train.checkpoint import CheckpointError, load_file, save_file
 
 __all__ = [
     "IMAGENET_PREPROCESSING",
@@ -507,14 +507,14 @@ def save_checkpoint(
     model_kwargs: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write weights + preprocessing (+ registry name and kwargs) atomically.
+    """Write weights + preprocessing (+ registry name and kwargs) to ``path``.
 
-    The file is written to a temporary file in the same folder, flushed to disk
-    (fsync) and renamed over ``path`` (``os.replace``), so a crash never leaves a
-    half-written checkpoint. Only plain types are stored: ``load_checkpoint``
-    reads it with ``torch.load(weights_only=True)``.
+    One file format with the training checkpoints
+    (:func:`dlnotes.train.checkpoint.save_file`): written atomically (a crash
+    never leaves half a file) and sealed with a SHA-256 checksum that
+    :func:`load_checkpoint` verifies. Only plain types are stored, so it is read
+    back with ``torch.load(weights_only=True)``.
     """
-    path = Path(path)
     payload = {
         "format": _FORMAT,
         "version": 1,
@@ -524,37 +524,17 @@ def save_checkpoint(
         "model_kwargs": dict(model_kwargs or {}),
         "extra": dict(extra or {}),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
+    return save_file(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (weights_only=True)."""
-    path = Path(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
-    except Exception as exc:  # not a torch file, or a pickle that would run code
-        raise ValueError(f"{path} is not a readable checkpoint: {exc}") from exc
+    """Read a file written by :func:`save_checkpoint`: checksum verified first,
+    then ``torch.load(weights_only=True)``. A corrupt, refused or foreign file
+    raises :class:`~dlnotes.train.checkpoint.CheckpointError` (a ValueError)
+    with one line, e.g. ``model.pt is corrupt: checksum mismatch``."""
+    obj = load_file(path)
     if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a dlnotes transfer checkpoint")
+        raise CheckpointError(f"{path} is not a dlnotes transfer checkpoint")
     return Checkpoint(
         state_dict=obj["state_dict"],
         preprocessing=Preprocessing.from_dict(obj["preprocessing"]),

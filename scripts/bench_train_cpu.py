@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from dlnotes.models import create_model
     from dlnotes.train import TrainConfig, train
-    from dlnotes.train.data import make_synthetic, normalize
+    from dlnotes.train.data import normalize
+    from dlnotes.train.datasets import make_synthetic
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(

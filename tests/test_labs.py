@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 
@@ -15,13 +14,10 @@ from torch import nn
 
 from dlnotes.labs import (
     History,
-    TrainConfig,
     deep_mlp,
     digits_split,
-    evaluate,
     few_shot,
     gradient_norms,
-    lr_factor,
     markdown_table,
     place_at_random,
     seed_everything,
@@ -29,6 +25,8 @@ from dlnotes.labs import (
     train_classifier,
 )
 from dlnotes.models.cifar import cifar_plain, cifar_resnet
+from dlnotes.train import TrainConfig, evaluate
+from dlnotes.train.datasets import load_digits_data
 
 
 @pytest.fixture(autouse=True)
@@ -167,32 +165,53 @@ def test_place_at_random_pastes_each_image_once() -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_lr_factor_warmup_and_cosine() -> None:
-    cfg = TrainConfig(steps=100, warmup_steps=10)
-    assert lr_factor(0, cfg) == pytest.approx(0.1 * 1.0)
-    assert lr_factor(4, cfg) == pytest.approx(
-        0.5 * 0.5 * (1 + math.cos(math.pi * 0.04))
+def test_digits_split_is_the_engine_digits_split() -> None:
+    """One loader: the lab tensors hold the engine's images, split alike."""
+    lab = digits_split(8, test_fraction=0.2, seed=4)
+    engine = load_digits_data(image_size=8, in_channels=1, test_fraction=0.2, seed=4)
+    for x, data in ((lab.x_train, engine.train), (lab.x_test, engine.test)):
+        raw = x * lab.std + lab.mean  # undo the standardisation
+        torch.testing.assert_close(raw, data.images, atol=1e-6, rtol=0)
+    assert torch.equal(lab.y_train, engine.train.labels)
+    assert torch.equal(lab.y_test, engine.test.labels)
+
+
+@pytest.mark.parametrize("kwargs", [{"steps": 0}, {"steps": 5, "eval_every": -1}])
+def test_train_classifier_rejects_bad_lengths(digits, kwargs: dict) -> None:
+    with pytest.raises(ValueError, match=r"steps|eval_every"):
+        train_classifier(
+            _mlp(), digits.x_train, digits.y_train, TrainConfig(), **kwargs
+        )
+
+
+def test_the_schedule_is_the_engines_over_the_steps(digits) -> None:
+    """Each step's learning rate is lr x lr_factor(step, config, steps)."""
+    from dlnotes.train.setup import lr_factor
+
+    config = TrainConfig(lr=0.2, warmup_steps=3, schedule="cosine", momentum=0)
+    seen: list[float] = []
+
+    class Spy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(opt_lr())
+            return self.net(x)
+
+    model = Spy()
+    groups = [{"params": list(model.parameters()), "lr": 0.2}]
+
+    def opt_lr() -> float:
+        return float(groups[0]["lr"])
+
+    train_classifier(
+        model, digits.x_train, digits.y_train, config, steps=10, params=groups
     )
-    assert lr_factor(50, cfg) == pytest.approx(0.5)
-    factors = [lr_factor(s, cfg) for s in range(10, 100)]
-    assert all(a >= b for a, b in itertools.pairwise(factors))
-    const = TrainConfig(steps=100, schedule="constant")
-    assert {lr_factor(s, const) for s in range(100)} == {1.0}
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"steps": 0},
-        {"lr": 0.0},
-        {"lr": math.inf},
-        {"schedule": "step"},
-        {"warmup_steps": -1},
-    ],
-)
-def test_train_config_rejects_bad_values(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
-        TrainConfig(**kwargs)
+    expected = [0.2 * lr_factor(s, config, 10) for s in range(10)]
+    assert seen == pytest.approx(expected)
+    assert seen[0] == pytest.approx(0.2 / 3) and seen[-1] < seen[3]
 
 
 def _mlp() -> nn.Module:
@@ -200,21 +219,23 @@ def _mlp() -> nn.Module:
 
 
 def test_twenty_steps_decrease_the_loss_and_are_deterministic(digits) -> None:
-    cfg = TrainConfig(steps=20, batch_size=64, lr=0.05, eval_every=10)
+    cfg = TrainConfig(batch_size=64, lr=0.05, schedule="cosine")
     runs = []
     for _ in range(2):
         seed_everything(0)
         net = _mlp()
-        before = evaluate(net, digits.x_train, digits.y_train)[0]
+        before = evaluate(net, (digits.x_train, digits.y_train)).loss
         hist = train_classifier(
             net,
             digits.x_train,
             digits.y_train,
             cfg,
+            steps=20,
+            eval_every=10,
             x_eval=digits.x_test,
             y_eval=digits.y_test,
         )
-        after = evaluate(net, digits.x_train, digits.y_train)[0]
+        after = evaluate(net, (digits.x_train, digits.y_train)).loss
         runs.append(hist)
     assert after < 0.7 * before
     assert len(hist.loss) == len(hist.error) == 20 and not hist.diverged
@@ -227,7 +248,7 @@ def test_divergence_stops_the_run(digits) -> None:
     seed_everything(0)
     net = deep_mlp(6, 64, in_features=64, num_classes=10, gain=3.0)
     hist = train_classifier(
-        net, digits.x_train, digits.y_train, TrainConfig(steps=50, lr=1e4)
+        net, digits.x_train, digits.y_train, TrainConfig(lr=1e4), steps=50
     )
     assert hist.diverged and len(hist.loss) < 50
     assert math.isnan(hist.final_error())
@@ -242,8 +263,8 @@ def test_param_groups_keep_their_ratio_and_frozen_parameters_stay(digits) -> Non
     rest = [p for p in net.parameters() if all(p is not h for h in head)]
     groups = [{"params": head, "lr": 0.1}, {"params": rest, "lr": 0.0}]
     head_before = net[-1].weight.detach().clone()
-    cfg = TrainConfig(steps=3)
-    train_classifier(net, digits.x_train, digits.y_train, cfg, params=groups)
+    cfg = TrainConfig(schedule="cosine")
+    train_classifier(net, digits.x_train, digits.y_train, cfg, steps=3, params=groups)
     assert torch.equal(first, before)  # lr 0 (0 * schedule): unchanged
     assert not torch.equal(net[-1].weight, head_before)  # the head did train
 
@@ -252,17 +273,23 @@ def test_evaluate_matches_a_manual_computation_and_restores_mode(digits) -> None
     seed_everything(0)
     net = deep_mlp(3, 16, in_features=64, num_classes=10, batch_norm=True)
     net.train()
-    loss, err = evaluate(net, digits.x_test, digits.y_test, batch_size=100)
+    result = evaluate(net, (digits.x_test, digits.y_test), batch_size=100)
     assert net.training and all(m.training for m in net.modules())
     net.eval()
     with torch.no_grad():
         logits = net(digits.x_test)
-    assert loss == pytest.approx(
+    assert result.count == len(digits.y_test)
+    assert result.loss == pytest.approx(
         float(F.cross_entropy(logits, digits.y_test)), rel=1e-5
     )
-    assert err == pytest.approx(
-        float((logits.argmax(1) != digits.y_test).float().mean())
+    assert result.accuracy == pytest.approx(
+        float((logits.argmax(1) == digits.y_test).float().mean())
     )
+    # the same numbers from an iterable of batches, with a preparation step
+    batches = zip(digits.x_test.split(7), digits.y_test.split(7), strict=True)
+    again = evaluate(net, ((2 * x, y) for x, y in batches), prepare=lambda x: x / 2)
+    assert again.loss == pytest.approx(result.loss, rel=1e-6)
+    assert again.correct == result.correct
 
 
 def test_smooth_is_a_trailing_mean() -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlnotes.numpy.batchnorm import BatchNorm1d
+from dlnotes.numpy.digits import split_digits
 from dlnotes.numpy.dropout import Dropout
 from dlnotes.numpy.functional import (
     cross_entropy_loss,
@@ -193,18 +194,16 @@ class DigitsData:
 
 
 def load_digits_split(test_size: float = 0.25, seed: int = 0) -> DigitsData:
-    """scikit-learn's digits, stratified split, standardised on the train part."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
+    """scikit-learn's digits (the shared split of :mod:`dlnotes.numpy.digits`),
+    flattened to 64 features and standardised per pixel on the train part."""
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    X, y = load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    digits = split_digits(test_fraction=test_size, seed=seed)
+    X = digits.images.reshape(len(digits.images), -1)  # (N, 64)
+    X_tr, X_te = X[digits.train], X[digits.test]
     mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
     std[std == 0] = 1.0  # pixels that are always 0 in the corners
+    y_tr, y_te = digits.labels[digits.train], digits.labels[digits.test]
     return DigitsData((X_tr - mean) / std, (X_te - mean) / std, y_tr, y_te)
 
 

@@ -1,8 +1,17 @@
 """The training engine: config, data, checkpoints, the loop, distributed runs.
 
-``dlnotes.train.config`` has no torch import (the CLI parser is built from it);
-the names below are loaded from :mod:`dlnotes.train.loop` on first use, so
-``from dlnotes.train.config import ...`` stays fast.
+========================  ====================================================
+``train.config``          :class:`TrainConfig` and the flags made from it (no torch)
+``train.data``            datasets, normalisation, augmentation
+``train.checkpoint``      the checkpoint file format (checksummed), RNG states
+``train.distributed``     ``torchrun``: process group, device, collectives
+``train.metrics``         progress bar, metrics files, plot
+``train.loop``            :func:`train` in small named steps; :func:`evaluate`
+``train.command``         ``dlnotes train`` / ``python -m dlnotes.train``
+========================  ====================================================
+
+The names below are loaded from their module on first use, so
+``from dlnotes.train.config import ...`` stays fast (no torch import).
 """
 
 from __future__ import annotations
@@ -10,26 +19,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_LOOP_NAMES = {
-    "CHECKPOINT_NAME",
-    "CheckpointError",
-    "config_from_args",
-    "ProgressBar",
-    "TrainingDiverged",
-    "load_training_checkpoint",
-    "lr_factor",
-    "main",
-    "run",
-    "train",
+_EXPORTS = {
+    "TrainConfig": "config",
+    "CHECKPOINT_NAME": "checkpoint",
+    "MODEL_NAME": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "UnverifiedCheckpointWarning": "checkpoint",
+    "load_training_checkpoint": "checkpoint",
+    "ProgressBar": "metrics",
+    "Evaluation": "loop",
+    "TrainResult": "loop",
+    "TrainingDiverged": "loop",
+    "evaluate": "loop",
+    "lr_factor": "setup",
+    "train": "loop",
+    "config_from_args": "command",
+    "main": "command",
+    "run": "command",
 }
-_CONFIG_NAMES = {"TrainConfig"}
 
-__all__ = sorted(_LOOP_NAMES | _CONFIG_NAMES)
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LOOP_NAMES:
-        return getattr(importlib.import_module("dlnotes.train.loop"), name)
-    if name in _CONFIG_NAMES:
-        return getattr(importlib.import_module("dlnotes.train.config"), name)
+    if name in _EXPORTS:
+        module = importlib.import_module(f"dlnotes.train.{_EXPORTS[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'dlnotes.train' has no attribute {name!r}")

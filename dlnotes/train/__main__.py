@@ -2,6 +2,6 @@
 
 import sys
 
-from dlnotes.train.loop import main
+from dlnotes.train.command import main
 
 sys.exit(main())

@@ -28,15 +28,14 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 from dlnotes.labs import (
-    TrainConfig,
     digits_split,
-    evaluate,
     markdown_table,
     seed_everything,
     smooth,
     train_classifier,
 )
 from dlnotes.models.cifar import cifar_plain
+from dlnotes.train import TrainConfig, evaluate
 
 seed_everything(0)
 data = digits_split(image_size=8)
@@ -45,13 +44,11 @@ LRS = (0.01, 0.1, 0.5)
 runs = {}
 for bn in (False, True):
     for lr in LRS:
-        config = TrainConfig(
-            steps=200, batch_size=32, lr=lr, schedule="constant", weight_decay=0
-        )
+        config = TrainConfig(batch_size=32, lr=lr, schedule="constant", weight_decay=0)
         seed_everything(0)
         net = cifar_plain(8, batch_norm=bn, num_classes=10, in_channels=1)
-        hist = train_classifier(net, data.x_train, data.y_train, config)
-        test_err = evaluate(net, data.x_test, data.y_test)[1]
+        hist = train_classifier(net, data.x_train, data.y_train, config, steps=200)
+        test_err = 1 - evaluate(net, (data.x_test, data.y_test)).accuracy
         runs[bn, lr] = (hist, test_err)
 
 # %% [markdown]

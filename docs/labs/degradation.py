@@ -37,15 +37,14 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 from dlnotes.labs import (
-    TrainConfig,
     digits_split,
-    evaluate,
     markdown_table,
     seed_everything,
     smooth,
     train_classifier,
 )
 from dlnotes.models.cifar import cifar_plain, cifar_resnet
+from dlnotes.train import TrainConfig, evaluate
 
 seed_everything(0)
 data = digits_split(image_size=8)  # (N, 1, 8, 8), standardised
@@ -61,7 +60,7 @@ print("train", tuple(data.x_train.shape), "test", tuple(data.x_test.shape))
 
 # %%
 DEPTHS = (8, 20, 32)
-config = TrainConfig(steps=200, batch_size=32, lr=0.1, warmup_steps=20)
+config = TrainConfig(batch_size=32, lr=0.1, warmup_steps=20, schedule="cosine")
 builders = {"plain": cifar_plain, "ResNet": cifar_resnet}
 
 runs = {}
@@ -69,9 +68,9 @@ for kind, build in builders.items():
     for depth in DEPTHS:
         seed_everything(0)
         net = build(depth, num_classes=10, in_channels=1)
-        hist = train_classifier(net, data.x_train, data.y_train, config)
-        train_err = evaluate(net, data.x_train, data.y_train)[1]
-        test_err = evaluate(net, data.x_test, data.y_test)[1]
+        hist = train_classifier(net, data.x_train, data.y_train, config, steps=200)
+        train_err = 1 - evaluate(net, (data.x_train, data.y_train)).accuracy
+        test_err = 1 - evaluate(net, (data.x_test, data.y_test)).accuracy
         runs[kind, depth] = (hist, train_err, test_err)
 
 # %% [markdown]

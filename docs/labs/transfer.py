@@ -40,9 +40,7 @@ from IPython.display import Markdown
 from torch import nn
 
 from dlnotes.labs import (
-    TrainConfig,
     digits_split,
-    evaluate,
     few_shot,
     markdown_table,
     place_at_random,
@@ -50,6 +48,7 @@ from dlnotes.labs import (
     train_classifier,
 )
 from dlnotes.models import create_model
+from dlnotes.train import TrainConfig, evaluate
 from dlnotes.transfer import (
     count_parameters,
     extract_features,
@@ -108,10 +107,10 @@ def build_cnn():
 
 seed_everything(0)
 pretrained = build_cnn()
-pre_config = TrainConfig(steps=300, batch_size=32, lr=0.05, warmup_steps=20)
-train_classifier(pretrained, x_src, y_src, pre_config)
-src_err = evaluate(pretrained, x_src_test, source.y_test)[1]
-print(f"source task (digits 0-4) test accuracy: {100 * (1 - src_err):.1f}%")
+pre_config = TrainConfig(batch_size=32, lr=0.05, warmup_steps=20, schedule="cosine")
+train_classifier(pretrained, x_src, y_src, pre_config, steps=300)
+src_acc = evaluate(pretrained, (x_src_test, source.y_test)).accuracy
+print(f"source task (digits 0-4) test accuracy: {100 * src_acc:.1f}%")
 
 # %% [markdown]
 # ## 三种做法
@@ -122,15 +121,14 @@ print(f"source task (digits 0-4) test accuracy: {100 * (1 - src_err):.1f}%")
 # 一次用卷积层的输出（64 个特征图做全局平均池化）。
 
 # %%
-config = TrainConfig(
-    steps=150, batch_size=32, lr=0.05, weight_decay=5e-4, eval_every=10
-)
+config = TrainConfig(batch_size=32, lr=0.05, weight_decay=5e-4, schedule="cosine")
+STEPS = dict(steps=150, eval_every=10)
 
 
 def compare(per_class):
     """Train the four variants on `per_class` target labels per class."""
     x, y = few_shot(x_tgt_all, target.y_train, per_class)
-    test = dict(x_eval=x_tgt_test, y_eval=y_tgt_test)
+    test = dict(x_eval=x_tgt_test, y_eval=y_tgt_test, **STEPS)
     runs = {}
 
     # 1. From scratch: a new, randomly initialised network.
@@ -152,7 +150,7 @@ def compare(per_class):
     seed_everything(1)
     head = nn.Linear(feats.shape[1], 5)
     hist = train_classifier(
-        head, feats, y, config, x_eval=feats_test, y_eval=y_tgt_test
+        head, feats, y, config, x_eval=feats_test, y_eval=y_tgt_test, **STEPS
     )
     runs["features: conv layers"] = head, hist
 

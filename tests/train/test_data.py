@@ -1,4 +1,5 @@
-"""dlnotes.train.data: every dataset, the CIFAR pickle format, augmentation, errors."""
+"""dlnotes.train.data and .datasets: every dataset, the CIFAR pickle format,
+augmentation, errors."""
 
 from __future__ import annotations
 
@@ -13,23 +14,34 @@ from sklearn.datasets import load_digits
 
 from dlnotes.train.config import DATASETS as CONFIG_DATASETS
 from dlnotes.train.data import (
-    DATASETS,
     DatasetNotFoundError,
     ImageFolderDataset,
     TensorImageDataset,
     batch_generator,
     channel_mean_std,
+    normalize,
+    random_crop_flip,
+)
+from dlnotes.train.datasets import (
+    DATASETS,
     load_cifar,
     load_dataset,
     load_digits_data,
     make_synthetic,
-    normalize,
-    random_crop_flip,
 )
 
 
-def test_dataset_names_match_the_config_choices() -> None:
-    assert DATASETS == CONFIG_DATASETS
+def test_every_config_dataset_is_known_to_the_loader(tmp_path: Path) -> None:
+    assert DATASETS is CONFIG_DATASETS
+    for name in DATASETS:  # loads, or says where the files should be
+        try:
+            bundle = load_dataset(name, data_dir=tmp_path, image_size=8)
+        except DatasetNotFoundError as exc:
+            assert str(tmp_path) in str(exc)
+        else:
+            assert bundle.name == name and len(bundle.train) > 0
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        load_dataset("mnist")
 
 
 # ---------------------------------------------------------------------------
