@@ -142,6 +142,8 @@ def load_file(path: str | os.PathLike[str]) -> Any:
     payload = _verified_payload(path, data)
     source = data if payload is None else payload
     if payload is None and not zipfile.is_zipfile(io.BytesIO(data)):
+        if data.startswith(b"PK\x03\x04"):  # the start of a torch file, no end
+            raise CheckpointError(f"{path} is corrupt: truncated (no checksum)")
         raise CheckpointError(
             f"{path} is not a readable checkpoint (no checksum, not a torch file)"
         )

@@ -44,7 +44,7 @@ def model_defaults(name: str) -> Mapping[str, Any]:
         entry = model_entry(name)
     except (KeyError, ValueError):
         return {}
-    return dict(getattr(entry, "train_defaults", None) or {})
+    return dict(entry.train_defaults)
 
 
 def config_from_args(

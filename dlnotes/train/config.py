@@ -294,6 +294,25 @@ def _yaml_mapping(text: str) -> dict[str, Any]:
     return value
 
 
+class _ModelNames(Sequence[str]):
+    """The names of the model registry, looked up on first use (``--help`` or a
+    ``--model`` to check), so that building the parser does not import torch."""
+
+    def _names(self) -> list[str]:
+        from dlnotes.models import list_models
+
+        return list_models()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--config FILE``, ``--print-config`` and one flag per
     :class:`TrainConfig` field to ``parser`` (e.g. the ``train`` subparser of
@@ -331,6 +350,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             kwargs.update(nargs="*", type=item, metavar="N" if item is int else "X")
         elif typing.get_origin(tp) is dict:
             kwargs.update(type=_yaml_mapping, metavar="YAML")
+        elif f.name == "model":  # the registry's names, read only when needed
+            kwargs.update(type=str, choices=_ModelNames(), metavar="NAME")
+            kwargs["help"] = help_text + "; one of: %(choices)s"
         else:
             kwargs["type"] = tp
             if f.metadata.get("choices"):
