@@ -31,11 +31,13 @@ chapters ``c-`` + 8 hex digits of a hash of their page, plan heading and text
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlnotes.kb.grammar import (
+    BOM,
     CHAPTER_STATUS,
     DONE_DATE_RE,
     HEADING_RE,
@@ -179,8 +181,12 @@ def _norm_text(text: str) -> str:
 
 
 def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
-    """Parse the Markdown ``text`` of the page ``page`` (docs-relative POSIX path)."""
-    lines = split_lines(text)
+    """Parse the Markdown ``text`` of the page ``page`` (docs-relative POSIX path).
+
+    A UTF-8 byte order mark before the first line is not part of it (MkDocs drops
+    it too); the lines of the result are the text without it.
+    """
+    lines = split_lines(text.removeprefix(BOM))
     kinds, blocks = classify_lines(lines)
     visible = lines
     if "%%" in text:
@@ -334,10 +340,33 @@ def iter_pages(docs_dir: Path) -> Iterator[tuple[str, Path]]:
     yield from found
 
 
+# An editor saving in place truncates the file, then writes it: an empty note
+# modified this recently is read again after a moment.
+SETTLE_NS = 1_000_000_000
+SETTLE_WAIT = 0.02
+SETTLE_TRIES = 5
+
+
+def read_settled(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of the file at ``path`` and its ``stat``, read from one open file.
+
+    A file that is empty and was modified within the last second is being saved
+    in place by another program; it is read again, a few times, after a moment.
+    """
+    for attempt in range(SETTLE_TRIES):
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            raw = f.read()
+        fresh = time.time_ns() - st.st_mtime_ns < SETTLE_NS
+        if raw or not fresh or attempt == SETTLE_TRIES - 1:
+            break
+        time.sleep(SETTLE_WAIT)
+    return raw, st
+
+
 def read_note(path: Path) -> str:
     """The text of a note: UTF-8 (a BOM is kept as a character), newlines as-is."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return f.read()
+    return read_settled(path)[0].decode("utf-8")
 
 
 @dataclass

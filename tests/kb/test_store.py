@@ -8,11 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dlnotes.fileio as fileio
+import dlnotes.kb.store as store
 from dlnotes.cli import main
 from dlnotes.fileio import atomic_write
 from dlnotes.kb.errors import StudyError
@@ -88,9 +91,10 @@ import dlnotes.fileio as fileio
 mode = sys.argv[2]
 real_write = fileio.os.fdopen
 if mode == "before-rename":
-    def replace(src, dst):
+    def replace(*args):
         os.kill(os.getpid(), signal.SIGKILL)
     fileio.os.replace = replace
+    fileio._exchange = replace
 else:
     class Half:
         def __init__(self, f): self.f = f
@@ -118,10 +122,12 @@ def test_a_writer_killed_mid_write_leaves_the_old_file(
     assert (docs / "race.md").read_bytes() == before
     leftovers = list(docs.glob(".race.md.*.tmp"))
     assert len(leftovers) == 1  # the killed writer's temp file, never the note
-    # the lock died with the writer: the next edit goes through
+    # the lock died with the writer: the next edit goes through, and removes the
+    # temp file its dead owner left
     q = Tracker(docs).resolve("Q-race-01", answer="好", date="2026-01-01")
     assert q.status == "resolved"
     assert b"\xe5\xa5\xbd" in (docs / "race.md").read_bytes()
+    assert not list(docs.glob(".race.md.*.tmp"))
 
 
 def test_a_failed_rename_leaves_the_file_and_no_temp(
@@ -130,10 +136,11 @@ def test_a_failed_rename_leaves_the_file_and_no_temp(
     docs = _kb(tmp_path, 2)
     before = (docs / "race.md").read_bytes()
 
-    def fail(src: str, dst: str) -> None:
+    def fail(src: str, dst: str, *flags: int) -> None:
         raise PermissionError(13, "Permission denied", dst)
 
     monkeypatch.setattr(os, "replace", fail)
+    monkeypatch.setattr(fileio, "_exchange", fail)
     with pytest.raises(StudyError, match="cannot write"):
         Tracker(docs).resolve("Q-race-02", answer="x")
     assert (docs / "race.md").read_bytes() == before
@@ -155,3 +162,172 @@ def test_atomic_write_keeps_permissions(tmp_path: Path) -> None:
     atomic_write(path, "新".encode())
     assert path.read_text(encoding="utf-8") == "新"
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+# --------------------------------------------------------------------------- #
+# Saves by another program (the user's editor) while an edit runs
+# --------------------------------------------------------------------------- #
+
+USER_LINE = "用户在编辑器里写的一行\r\n"
+
+
+def _user_save(path: Path) -> None:
+    """What Obsidian or VS Code do on save: rewrite the file in place."""
+    text = path.read_bytes().decode()
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text + USER_LINE)
+
+
+@pytest.fixture(params=["exchange", "hash-then-replace"])
+def replace_mode(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Run a test with the Linux exchange and with the portable fallback."""
+    if request.param == "hash-then-replace":
+        monkeypatch.setattr(fileio, "_exchange", lambda a, b: False)
+    return str(request.param)
+
+
+def _exchange_works(tmp_path: Path) -> bool:
+    a, b = tmp_path / "xa", tmp_path / "xb"
+    a.write_text("a")
+    b.write_text("b")
+    try:
+        return fileio._exchange(a, b)
+    finally:
+        a.unlink()
+        b.unlink()
+
+
+def test_a_save_right_before_the_replace_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replace_mode: str
+) -> None:
+    docs = _kb(tmp_path, 3)
+    note = docs / "race.md"
+    if replace_mode == "exchange" and not _exchange_works(tmp_path):
+        pytest.skip("this file system cannot exchange two files")
+    saves = []
+    real_exchange, real_hash = fileio._exchange, fileio.sha256_file
+
+    def save_first(real: Any) -> Any:
+        def run(a: Any, b: Any = None) -> Any:
+            if not saves:  # the user's editor saves in the last instant
+                saves.append(1)
+                _user_save(note)
+            return real(a, b)
+
+        return run
+
+    if replace_mode == "exchange":
+        monkeypatch.setattr(fileio, "_exchange", save_first(real_exchange))
+    else:  # no exchange: the save lands right before the last check of the file
+        monkeypatch.setattr(
+            fileio, "sha256_file", save_first(lambda p, _: real_hash(p))
+        )
+    q = Tracker(docs).resolve("Q-race-02", answer="答", date="2026-01-02")
+    text = note.read_bytes().decode()
+    assert saves == [1]
+    assert text.endswith(USER_LINE)  # the user's save survived ...
+    assert (q.status, q.answer) == ("resolved", "答")  # ... and so did the edit
+    assert "#Q-race-02 ✅ 2026-01-02\r\n" in text
+    assert not list(docs.glob(".*.tmp")) and not list(docs.glob(".*conflict*"))
+
+
+def test_a_save_between_read_and_write_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _kb(tmp_path, 2)
+    note = docs / "race.md"
+    calls = []
+    real_verify = store.verify_edit
+
+    def verify(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            _user_save(note)
+        calls.append(1)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(store, "verify_edit", verify)
+    Tracker(docs).resolve("Q-race-01", date="2026-01-03")
+    text = note.read_bytes().decode()
+    assert len(calls) == 2  # read again and the edit applied again
+    assert text.endswith(USER_LINE)
+    assert "#Q-race-01 ✅ 2026-01-03" in text
+
+
+def test_an_edit_the_save_made_impossible_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _kb(tmp_path, 2)
+    note = docs / "race.md"
+    real_verify = store.verify_edit
+    users = "# 用户删掉了所有问题\n"
+
+    def verify(*args: Any, **kwargs: Any) -> Any:
+        if note.read_text(encoding="utf-8") != users:
+            note.write_text(users, encoding="utf-8")
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(store, "verify_edit", verify)
+    with pytest.raises(StudyError, match=r"Q-race-01 is no longer on race\.md"):
+        Tracker(docs).resolve("Q-race-01")
+    assert note.read_text(encoding="utf-8") == users
+
+
+STORM_WRITER = """
+import os, random, sys, time
+from pathlib import Path
+note, stop = Path(sys.argv[1]), Path(sys.argv[2])
+k = 0
+while not stop.exists():
+    k += 1
+    text = note.read_bytes().decode()
+    data = (text + f"用户第 {k} 次保存\\n").encode()
+    if k % 2:  # in place, as VS Code and Obsidian save
+        with open(note, "wb") as f:
+            f.write(data)
+    else:  # a temp file renamed over the note, as vim and gedit save
+        tmp = note.with_name(f"{note.name}~{k}")
+        tmp.write_bytes(data)
+        os.replace(tmp, note)
+    time.sleep(random.uniform(0.005, 0.05))  # a save every 5-50 ms
+print(k)
+"""
+
+
+def test_a_save_storm_loses_no_save(tmp_path: Path) -> None:
+    docs = _kb(tmp_path, 40)
+    note = docs / "race.md"
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", STORM_WRITER, str(note), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    tracker = Tracker(docs)
+    refused = 0
+    try:
+        deadline = time.monotonic() + 20
+        while "用户第 1 次保存" not in note.read_text(encoding="utf-8"):
+            assert time.monotonic() < deadline, "the writer did not start"
+            time.sleep(0.01)
+        for n in range(80):
+            qid = f"Q-race-{n % 40 + 1:02d}"
+            try:
+                if n < 40:
+                    tracker.resolve(qid, date="2026-01-04")
+                else:
+                    tracker.reopen(qid)
+            except StudyError:
+                refused += 1  # read while the editor was half way through a save
+    finally:
+        stop.touch()
+        out, _ = writer.communicate(timeout=30)
+    saves = int(out)
+    text = note.read_bytes().decode()
+    lost = [k for k in range(1, saves + 1) if f"用户第 {k} 次保存\n" not in text]
+    assert lost == []
+    assert saves > 20
+    assert not list(docs.glob(".*.tmp"))
+    assert refused < 12
+    assert len(parse_page(text, "race.md").questions) == 40
