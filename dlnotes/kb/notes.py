@@ -322,16 +322,34 @@ def iter_pages(docs_dir: Path) -> Iterator[tuple[str, Path]]:
     """``(page, path)`` of every Markdown page MkDocs would build, sorted.
 
     Mirrors MkDocs' default ``exclude_docs``: dot-files and dot-folders and the
-    top-level ``templates/`` folder are not pages.
+    top-level ``templates/`` folder are not pages. Like MkDocs, symlinked folders
+    are followed (a folder of an Obsidian vault linked into ``docs/``); a link back
+    to a folder it is inside (a loop) is not followed again. The paths are the ones
+    below ``docs_dir``, links not resolved.
     """
     found: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(docs_dir):
+    # (st_dev, st_ino) of each walked folder and of the folders above it
+    chains: dict[str, frozenset[tuple[int, int]]] = {}
+    for dirpath, dirnames, filenames in os.walk(docs_dir, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        above = chains.pop(dirpath, frozenset())
+        if key in above:  # a symlink loop
+            dirnames[:] = []
+            continue
         rel_dir = Path(dirpath).relative_to(docs_dir)
-        dirnames[:] = [
+        dirnames[:] = sorted(
             d
             for d in dirnames
             if not d.startswith(".") and not (rel_dir == Path(".") and d == "templates")
-        ]
+        )
+        chain = above | {key}
+        for d in dirnames:
+            chains[os.path.join(dirpath, d)] = chain
         for name in filenames:
             if name.endswith(".md") and not name.startswith("."):
                 page = (rel_dir / name).as_posix()

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlnotes.fileio import FileChanged, atomic_write
+from dlnotes.fileio import FileChanged, atomic_write, real_path
 from dlnotes.kb.edits import verify_edit
 from dlnotes.kb.errors import NotFound, StudyError
 from dlnotes.kb.grammar import BOM
@@ -62,8 +62,9 @@ def check_writable(path: Path) -> None:
         raise NotFound(f"{path}: no such file") from exc
     if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP):
         raise StudyError(f"{path}: the file is read-only")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise StudyError(f"{path.parent}: cannot write in this folder")
+    folder = real_path(path).parent  # a note linked into a vault is saved there
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StudyError(f"{folder}: cannot write in this folder")
 
 
 @dataclass(frozen=True)

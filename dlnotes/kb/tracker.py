@@ -9,6 +9,7 @@ without losing a concurrent save).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,14 +97,23 @@ class Tracker:
         return KnowledgeBase.scan(self.docs_dir)
 
     def page_path(self, page: str) -> tuple[str, Path]:
-        """``(page, path)`` for a docs-relative page or a path to a file in docs."""
-        candidates = [self.docs_dir / page, Path(page)]
-        docs = self.docs_dir.resolve()
-        for cand in candidates:
-            if cand.is_file() and cand.suffix == ".md":
-                real = cand.resolve()
-                if docs in real.parents:
-                    return real.relative_to(docs).as_posix(), real
+        """``(page, path)`` for a docs-relative page or a path to a file in docs.
+
+        A page may be a symlink (or sit in a symlinked folder) leading out of the
+        docs folder, into an Obsidian vault say: the path returned is the one below
+        the docs folder, and saving it edits the link's target.
+        """
+        docs = Path(os.path.abspath(self.docs_dir))
+        for cand in (docs / page, Path(os.path.abspath(page))):
+            cand = Path(os.path.normpath(cand))
+            if cand.suffix != ".md" or not cand.is_file():
+                continue
+            if cand.is_relative_to(docs):
+                return cand.relative_to(docs).as_posix(), cand
+            real = cand.resolve()
+            for rel, path in iter_pages(self.docs_dir):
+                if path.resolve() == real:
+                    return rel, path
         raise NotFound(f"no page {page!r} in {self.docs_dir}")
 
     # -- questions ---------------------------------------------------------- #

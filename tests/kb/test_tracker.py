@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dlnotes.cli import main
 from dlnotes.kb.errors import StudyError
+from dlnotes.kb.notes import KnowledgeBase
 from dlnotes.kb.tracker import Tracker
 
 
@@ -48,3 +50,53 @@ def test_duplicate_ids_are_reported_not_guessed(docs: Path) -> None:
     )
     with pytest.raises(StudyError, match="more than once"):
         Tracker(docs).resolve("Q-cnn-01")
+
+
+# --------------------------------------------------------------------------- #
+# Notes that live in an Obsidian vault, linked into docs/
+# --------------------------------------------------------------------------- #
+
+VAULT_NOTE = "# 池化\n\n## 疑问\n\n- [ ] 为什么池化？ #Q-cnn-01\n"
+
+
+def test_a_note_linked_into_a_vault_is_edited_in_place(tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "池化.md").write_text(VAULT_NOTE, encoding="utf-8")
+    docs = tmp_path / "docs"
+    (docs / "cnn").mkdir(parents=True)
+    link = docs / "cnn/pool.md"
+    link.symlink_to(vault / "池化.md")
+    tracker = Tracker(docs)
+    q = tracker.resolve("Q-cnn-01", answer="降采样。", date="2026-01-05")
+    assert (q.page, q.status) == ("cnn/pool.md", "resolved")
+    assert tracker.page_path(str(link)) == ("cnn/pool.md", link)
+    q2 = tracker.ask("cnn/pool.md", "最大还是平均？")
+    assert link.is_symlink()  # still a link: the vault's note got both edits
+    text = (vault / "池化.md").read_text(encoding="utf-8")
+    assert "#Q-cnn-01 ✅ 2026-01-05\n\n    降采样。\n" in text
+    assert text.endswith(f"- [ ] 最大还是平均？ #{q2.id}\n")
+    assert sorted(p.name for p in vault.iterdir()) == ["池化.md"]  # no temp left
+    assert sorted(p.name for p in (docs / "cnn").iterdir()) == ["pool.md"]
+
+
+def test_questions_in_a_linked_folder_are_seen_once_despite_a_loop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vault = tmp_path / "vault"
+    (vault / "deep").mkdir(parents=True)
+    (vault / "deep/note.md").write_text(VAULT_NOTE, encoding="utf-8")
+    (vault / "deep/back").symlink_to(vault, target_is_directory=True)  # a loop
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# 首页\n", encoding="utf-8")
+    (docs / "cnn").symlink_to(vault, target_is_directory=True)
+    kb = KnowledgeBase.scan(docs)
+    assert [(q.id, q.page) for q in kb.questions] == [("Q-cnn-01", "cnn/deep/note.md")]
+    assert main(["questions", "--all", "--docs", str(docs)]) == 0
+    assert "Q-cnn-01" in capsys.readouterr().out
+    assert (
+        main(["resolve", "Q-cnn-01", "--date", "2026-01-06", "--docs", str(docs)]) == 0
+    )
+    note = (vault / "deep/note.md").read_text(encoding="utf-8")
+    assert "- [x] 为什么池化？ #Q-cnn-01 ✅ 2026-01-06\n" in note
