@@ -1,0 +1,141 @@
+"""A strict build of a fixture Obsidian vault (tests/data/vault): every form."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+VAULT = ROOT / "tests/data/vault"
+
+
+def _build(root: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("vault")
+    shutil.copytree(VAULT, root, dirs_exist_ok=True)
+    result = _build(root)
+    assert result.returncode == 0, result.stderr
+    return root / "site"
+
+
+def _article(path: Path) -> str:
+    html = path.read_text(encoding="utf-8")
+    return html[html.index("<article") : html.index("</article>")]
+
+
+def test_wikilinks_resolve_to_pages_and_headings(built: Path) -> None:
+    html = _article(built / "index.html")
+    conv = "cnn/%E5%8D%B7%E7%A7%AF/"
+    assert f'<a href="{conv}">卷积</a>' in html  # file name
+    assert '<a href="resnet/ResNet/">残差网络</a>' in html  # alias text
+    assert '<a href="resnet/ResNet/#残差块">ResNet &gt; 残差块</a>' in html
+    assert '<a href="resnet/ResNet/#恒等映射">恒等映射一节</a>' in html
+    assert '<a href="#小结">小结</a>' in html  # [[#heading]]
+    assert '<a href="cnn/pooling/">cnn/pooling</a>' in html  # a path
+    assert '<a href="cnn/pooling/">池化层</a>' in html  # front matter alias
+    assert '<a href="resnet/ResNet/">残差网络（ResNet）</a>' in html  # title
+    assert '<a href="resnet/ResNet/">表格里的别名</a>' in html  # `\|` in a table
+    page = _article(built / "cnn/卷积/index.html")
+    assert '<a href="../pooling/#最大池化">pooling &gt; 最大池化</a>' in page
+
+
+def test_callouts_become_admonitions(built: Path) -> None:
+    html = _article(built / "index.html")
+    assert re.search(
+        r'<div class="admonition note">\s*<p class="admonition-title">说明 '
+        r'<a href="cnn/%E5%8D%B7%E7%A7%AF/">卷积</a></p>',
+        html,
+    )
+    # nested inside the note
+    note = html[html.index('class="admonition note"') :]
+    assert note.index('class="admonition warning"') < note.index("</div>")
+    assert re.search(r'<details class="tip">\s*<summary>折叠的提示</summary>', html)
+    assert re.search(r'<details class="question" open="open">', html)
+    assert "<p>普通引用 [!不是 callout]</p>" in html  # a plain quote stays one
+
+
+def test_comments_never_reach_the_site(built: Path) -> None:
+    html = _article(built / "index.html")
+    assert "<p>公开的一句  继续。</p>" in html
+    for path in built.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".json", ".xml"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for secret in ("私密", "SECRET", "也许不用翻转", "Q-home-09"):
+                assert secret not in text, f"{secret} published in {path}"
+    # ...but a `%%` in code is code
+    assert "%%也不是注释%%" in html and "<code>%%y%%</code>" in html
+
+
+def test_embeds(built: Path) -> None:
+    html = _article(built / "index.html")
+    assert (
+        '<img alt="Pasted image 20220430161916" '
+        'src="attachments/Pasted%20image%2020220430161916.png" width="400" />'
+    ) in html
+    assert '<img alt="kernel" src="cnn/kernel.png" />' in html
+    conv = _article(built / "cnn/卷积/index.html")
+    assert '<img alt="kernel" height="32" src="../kernel.png" width="32" />' in conv
+    # a section of another note, its links rebased, its headings in bold
+    embed = html[html.index('<div class="dl-embed">') :]
+    embed = embed[: embed.index("</div>")]
+    assert '<a href="resnet/ResNet/#残差块">残差网络（ResNet） › 残差块</a>' in embed
+    assert '<a href="cnn/%E5%8D%B7%E7%A7%AF/">卷积</a>' in embed  # was ../cnn/卷积.md
+    assert "<p><strong>恒等映射</strong></p>" in embed
+    assert "其它" not in embed  # the section ends at the next heading of its level
+    assert html.count('id="恒等映射"') == 0
+
+
+def test_tags_and_tag_index(built: Path) -> None:
+    html = _article(built / "index.html")
+    assert '<a class="dl-tag" href="tags/#tag:深度学习">#深度学习</a>' in html
+    assert "<code>#代码</code>" in html
+    assert "#2022 也不算" in html
+    assert 'id="标题里的-不是标签"' in html  # a heading's `#` is no tag
+    tags = _article(built / "tags/index.html")
+    for tag in ("cnn", "基础", "resnet", "深度学习", "cnn/卷积"):
+        assert f'<span class="md-tag">{tag}</span>' in tags
+    assert "不是标签" not in tags and "也不是标签" not in tags
+
+
+def test_highlight_and_code_untouched(built: Path) -> None:
+    html = _article(built / "index.html")
+    assert "<mark>重点</mark>" in html
+    assert "[[代码里的不是链接]]" in html and "<code>[[x]]</code>" in html
+
+
+def test_unresolved_wikilink_fails_the_strict_build(tmp_path: Path) -> None:
+    shutil.copytree(VAULT, tmp_path, dirs_exist_ok=True)
+    page = tmp_path / "docs/cnn/pooling.md"
+    page.write_text(
+        page.read_text(encoding="utf-8")
+        + "\n见 [[ResNet#不存在的小节]] 与 [[Resnt]]。\n",
+        encoding="utf-8",
+    )
+    result = _build(tmp_path)
+    assert result.returncode != 0
+    assert (
+        "docs/cnn/pooling.md:11: unresolved [[ResNet#不存在的小节]]: "
+        "resnet/ResNet.md has no heading '不存在的小节'"
+    ) in result.stderr
+    assert (
+        "docs/cnn/pooling.md:11: unresolved [[Resnt]]: no note or file named 'Resnt'"
+    ) in result.stderr
