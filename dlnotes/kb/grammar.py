@@ -15,7 +15,7 @@ Sections:
 * headings: ATX headings, the question section (疑问 / 问题), plan headings;
 * blocks: fences, indented code, HTML comments, front matter, lists, admonitions;
 * inline: code spans, links, images, autolinks, bare URLs, snippet includes;
-* Obsidian forms (embeds, wikilinks, tags; more are added there).
+* Obsidian forms: wikilinks, embeds, comments, callouts, tags, highlights.
 """
 
 from __future__ import annotations
@@ -517,20 +517,92 @@ WORDISH_RE = re.compile(r"[#A-Za-z0-9/&]")
 # --------------------------------------------------------------------------- #
 # Obsidian forms
 #
-# The forms an Obsidian vault uses. The `obsidian` work adds wikilinks with
-# headings/aliases, callouts, %%comments%%, tags and embeds here; the parser,
-# importer, checker and the dlnotes-obsidian plugin read them from this section.
+# The forms an Obsidian vault uses (https://help.obsidian.md/syntax): wikilinks and
+# embeds, %%comments%%, callouts, #tags, ==highlight==. dlnotes.kb.obsidian finds
+# them outside code; the parser, importer, checker and the dlnotes-obsidian plugin
+# read them from this section.
 # --------------------------------------------------------------------------- #
 
+# Wikilinks: `[[target#heading|alias]]`; with `!` before it (group `embed`) an embed
+# `![[file.png|400]]`, `![[note#heading]]`. Inside a table the `|` is written `\|`.
+# Obsidian forbids `[ ] # ^ |` in file names.
+WIKILINK_RE = re.compile(
+    r"(?P<embed>!?)\[\[(?P<target>[^\[\]#|^\n]*?)"
+    r"(?:#(?P<heading>[^\[\]|\n]*?))?"
+    r"(?:\\?\|(?P<alias>[^\[\]\n]*?))?\]\]"
+)
 # `![[file.png]]` (an unclosed `![[file.png]` is matched too, to be reported).
 EMBED_RE = re.compile(r"!\[\[(?P<target>[^\]\n]*)\]\]?")
-# `[[page]]`, `[[page|label]]`.
-WIKILINK_RE = re.compile(
-    r"(?<!!)\[\[(?P<target>[^\]\n|]*)(?:\|(?P<label>[^\]\n]*))?\]\]"
+# The size of an image embed: `![[x.png|400]]`, `![[x.png|400x300]]`.
+EMBED_SIZE_RE = re.compile(r"(?P<w>\d+)(?:x(?P<h>\d+))?")
+# What may stand before an embed that is alone on its line: list and quote markers.
+BLOCK_PREFIX_RE = re.compile(rf"[ \t>]*(?:(?:{BULLET}|{ORDERED})[ \t]+)?")
+# `%%` opens and closes an Obsidian comment (inline or over several lines).
+COMMENT_MARK = "%%"
+# A callout: a block quote whose first line is `> [!type] title`; `-` after the
+# type folds it, `+` makes it foldable and open. QUOTE_RE: a line of the quote.
+CALLOUT_RE = re.compile(
+    r"(?P<indent>[ \t]*)>[ \t]?\[!(?P<type>[A-Za-z][\w-]*)\](?P<fold>[-+]?)"
+    r"(?:[ \t]+(?P<title>.*?))?[ \t]*\r?$"
 )
-# `#tag` after white space (not `#Q-` IDs, not headings).
+QUOTE_RE = re.compile(r"(?P<indent>[ \t]*)>[ \t]?(?P<rest>.*?)\r?$")
+# Obsidian's callout types (and their aliases) -> Material's admonition types.
+CALLOUT_TYPES: dict[str, str] = {
+    "note": "note",
+    "abstract": "abstract",
+    "summary": "abstract",
+    "tldr": "abstract",
+    "info": "info",
+    "todo": "info",
+    "tip": "tip",
+    "hint": "tip",
+    "important": "tip",
+    "success": "success",
+    "check": "success",
+    "done": "success",
+    "question": "question",
+    "help": "question",
+    "faq": "question",
+    "warning": "warning",
+    "caution": "warning",
+    "attention": "warning",
+    "failure": "failure",
+    "fail": "failure",
+    "missing": "failure",
+    "danger": "danger",
+    "error": "danger",
+    "bug": "bug",
+    "example": "example",
+    "quote": "quote",
+    "cite": "quote",
+}
+# `#tag`: after white space, an opening bracket or at the start; letters, digits,
+# `_`, `-` and `/` (nested tags), not only digits; question IDs `#Q-x-01` are no tags.
 TAG_RE = re.compile(
-    r"(?:(?<=\s)|^)#(?!Q-)(?P<tag>[^\s#`\[\](){}<>，。；：！？、,.;:!?\"']+)"
+    rf"(?:(?<=[\s(（])|^)#(?!Q-{TOPIC}-\d)(?P<tag>[\w/-]*[^\W\d][\w/-]*)"
 )
-# A tag the importer has put in a code span: `` `#tag` ``.
+# Where a `#` is no tag: link targets and URLs, wikilinks, autolinks and HTML tags,
+# entities, a trailing `{#id}` attribute list.
+NOT_TAG_RE = re.compile(
+    r"\[\[[^\]\n]*\]\]|!?\[[^\[\]\n]*\]\([^)\n]*\)(?:\{[^}\n]*\})?|<[^>\n]*>"
+    r"|[a-z]+://\S+|&#?\w+;|\{[^{}\n]*\}\s*$"
+)
+# A line that is an ATX heading (its `#` starts no tag).
+HEADING_LINE_RE = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+
+
+def is_tag_line(line: str) -> bool:
+    """A line that starts with a `#tag` (`#tips`): a tag on the site, no heading."""
+    return line[:1] == "#" and HEADING_LINE_RE.match(line) is None
+
+
+# `{#id}` at the end of a heading: its anchor.
+HEADING_ID_RE = re.compile(r"\{[^{}]*#(?P<id>[\w-]+)[^{}]*\}\s*$")
+# Inline markup a table of contents drops from a heading's text.
+EMPHASIS_RE = re.compile(r"(\*\*|__|==|~~)(.+?)\1")
+STAR_EMPHASIS_RE = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*")
+HTML_TAG_RE = re.compile(r"<[^>]+>")
+# `==highlight==` (rendered by pymdownx.mark).
+HIGHLIGHT_RE = re.compile(r"==(?=\S)(?P<text>[^=\n]*?\S)==")
+# A tag the importer put in a code span (`` `#tag` ``) before tags were rendered.
 CODE_TAG_RE = re.compile(r"`#([^`]+)`")

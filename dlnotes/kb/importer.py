@@ -65,7 +65,6 @@ from dlnotes.kb.grammar import (
     RAW_LINK_RE,
     RUN_TOGETHER_RE,
     SCHEME_RE,
-    TAG_RE,
     THEMATIC_BREAK_RE,
     WIKILINK_RE,
     WORDISH_RE,
@@ -547,16 +546,13 @@ def transform_inline(text: str, ctx: _Inline) -> str:
         chunk = WIKILINK_RE.sub(
             lambda m: (
                 ctx.note(f"wikilink [[{m['target']}]] kept as text")
-                + (m["label"] or m["target"])
+                + (m["alias"] or m["target"])
             ),
             chunk,
         )
         chunk = RAW_IMAGE_RE.sub(lambda m: _image(ctx, m), chunk)
         chunk = RAW_LINK_RE.sub(lambda m: _link(ctx, m), chunk)
         chunk = _bare_urls(chunk)
-        chunk = TAG_RE.sub(
-            lambda m: m.group(0) if m["tag"].isdigit() else f"`#{m['tag']}`", chunk
-        )
         parts.append(chunk)
     return "".join(parts)
 

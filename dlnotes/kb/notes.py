@@ -55,6 +55,7 @@ from dlnotes.kb.grammar import (
     heading_text,
     indent_width,
     is_blank,
+    is_tag_line,
     item_id,
     line_body,
     short_hash,
@@ -207,7 +208,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
         first = line[:1]
         if first == "#":
             h = HEADING_RE.match(line)
-            if h:
+            if h and not is_tag_line(line):
                 heading = heading_text(h["text"])
                 parsed.headings.append(Heading(i + 1, len(h["level"]), heading))
             continue

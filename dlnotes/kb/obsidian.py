@@ -21,71 +21,23 @@ comments or the YAML front matter; :func:`scan` finds them in the text that rema
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dlnotes.kb.grammar import (
+    CALLOUT_TYPES,
+    CODE_SPAN_RE,
     COMMENT,
+    COMMENT_MARK,
+    HEADING_LINE_RE,
+    NOT_TAG_RE,
+    TAG_RE,
     TEXT,
+    WIKILINK_RE,
     classify_lines,
     line_body,
     split_lines,
 )
-
-# `[[target#heading|alias]]`, `![[...]]` for an embed. `\|` separates the alias
-# inside a table. File names cannot contain `[ ] # ^ |` in Obsidian.
-WIKILINK_RE = re.compile(
-    r"(?P<embed>!?)\[\[(?P<target>[^\[\]#|^\n]*?)"
-    r"(?:#(?P<heading>[^\[\]|\n]*?))?"
-    r"(?:\\?\|(?P<alias>[^\[\]\n]*?))?\]\]"
-)
-# `%%` opens or closes an Obsidian comment.
-COMMENT_MARK = "%%"
-# `> [!type]` opening a callout; `-` folded, `+` foldable and open.
-CALLOUT_RE = re.compile(
-    r"(?P<indent>[ \t]*)>[ \t]?\[!(?P<type>[A-Za-z][\w-]*)\](?P<fold>[-+]?)"
-    r"(?:[ \t]+(?P<title>.*?))?[ \t]*\r?$"
-)
-QUOTE_RE = re.compile(r"(?P<indent>[ \t]*)>[ \t]?(?P<rest>.*?)\r?$")
-# A tag: after white space or at the start; not a heading (`# x`), not `#Q-...`.
-TAG_RE = re.compile(
-    r"(?:(?<=[\s(（])|^)#(?!Q-[a-z][a-z0-9]*-\d)(?P<tag>[\w/-]*[^\W\d][\w/-]*)"
-)
-HEADING_LINE_RE = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
-HIGHLIGHT_RE = re.compile(r"==(?=\S)(?P<text>[^=\n]*?\S)==")
-INLINE_CODE_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
-
-# Obsidian's callout types and their aliases -> the Material admonition type.
-CALLOUT_TYPES: dict[str, str] = {
-    "note": "note",
-    "abstract": "abstract",
-    "summary": "abstract",
-    "tldr": "abstract",
-    "info": "info",
-    "todo": "info",
-    "tip": "tip",
-    "hint": "tip",
-    "important": "tip",
-    "success": "success",
-    "check": "success",
-    "done": "success",
-    "question": "question",
-    "help": "question",
-    "faq": "question",
-    "warning": "warning",
-    "caution": "warning",
-    "attention": "warning",
-    "failure": "failure",
-    "fail": "failure",
-    "missing": "failure",
-    "danger": "danger",
-    "error": "danger",
-    "bug": "bug",
-    "example": "example",
-    "quote": "quote",
-    "cite": "quote",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +114,7 @@ class Scan:
 
 
 def _code_spans(body: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in INLINE_CODE_RE.finditer(body)]
+    return [(m.start(), m.end()) for m in CODE_SPAN_RE.finditer(body)]
 
 
 def scan(text: str | list[str]) -> Scan:
@@ -282,15 +234,9 @@ def find_tags(markdown: str | Scan) -> list[Tag]:
     return found
 
 
-_LINKISH_RE = re.compile(
-    r"\[\[[^\]\n]*\]\]|\]\([^)\n]*\)|<[a-z]+://[^>\n]*>|[a-z]+://\S+|&#\w+;"
-    r"|\{[^{}\n]*\}\s*$"
-)
-
-
 def _without_links(prose: str) -> str:
     """Blank URLs, link targets, wikilinks, entities and attribute lists."""
-    return _LINKISH_RE.sub(lambda m: " " * len(m[0]), prose)
+    return NOT_TAG_RE.sub(lambda m: " " * len(m[0]), prose)
 
 
 def front_matter(text: str) -> dict[str, object]:
@@ -329,23 +275,3 @@ def callout_type(name: str) -> str:
     """The admonition type for an Obsidian callout type (unknown ones kept)."""
     low = name.lower()
     return CALLOUT_TYPES.get(low, low)
-
-
-__all__ = [
-    "CALLOUT_RE",
-    "HIGHLIGHT_RE",
-    "QUOTE_RE",
-    "TAG_RE",
-    "WIKILINK_RE",
-    "Scan",
-    "Tag",
-    "WikiLink",
-    "callout_type",
-    "comment_lines",
-    "find_links",
-    "find_tags",
-    "front_matter",
-    "scan",
-    "string_list",
-    "without_comments",
-]

@@ -32,30 +32,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from dlnotes.kb.notes import FRONT_MATTER, HEADING_RE, TEXT, line_body, line_ending
-from dlnotes.kb.obsidian import (
+from dlnotes.kb.grammar import (
+    BLOCK_PREFIX_RE,
     CALLOUT_RE,
+    EMBED_SIZE_RE,
+    FRONT_MATTER,
     HEADING_LINE_RE,
+    HEADING_RE,
+    LINK_RE,
+    NOT_TAG_RE,
     QUOTE_RE,
     TAG_RE,
+    TEXT,
     WIKILINK_RE,
-    Scan,
-    callout_type,
-    scan,
+    heading_text,
+    is_url,
+    line_body,
+    line_ending,
 )
+from dlnotes.kb.obsidian import Scan, callout_type, scan
 from dlnotes.kb.wikilinks import ATTACHMENT_FOLDERS, LinkError, Resolved, Vault
 
 IMAGE_EXTS = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif"}
 )
 MAX_EMBED_DEPTH = 4
-_SIZE_RE = re.compile(r"(?P<w>\d+)(?:x(?P<h>\d+))?")
-_MD_LINK_RE = re.compile(
-    r"(?P<bang>!?)\[(?P<text>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url><[^<>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)"
-    r"(?P<title>[ \t]+\"[^\"]*\")?\)"
-)
-_SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:|//")
 
 
 @dataclass(frozen=True, order=True)
@@ -250,7 +251,7 @@ class _Renderer:
         tags: bool = True,
     ) -> str:
         if src_page != self.page and "](" in text:
-            text = _MD_LINK_RE.sub(lambda m: self._rebase(m, src_page), text)
+            text = LINK_RE.sub(lambda m: self._rebase(m, src_page), text)
         if "[[" in text:
             text = WIKILINK_RE.sub(
                 lambda m: self._wikilink(m, src_page, line, stack), text
@@ -260,14 +261,7 @@ class _Renderer:
         return text
 
     def _tags(self, text: str) -> str:
-        protected = [
-            (m.start(), m.end())
-            for m in re.finditer(
-                r"\[[^\]\n]*\]\([^)\n]*\)(?:\{[^}\n]*\})?|<[^>\n]*>|[a-z]+://\S+"
-                r"|&#?\w+;|\{[^{}\n]*\}\s*$",
-                text,
-            )
-        ]
+        protected = [(m.start(), m.end()) for m in NOT_TAG_RE.finditer(text)]
         out: list[str] = []
         pos = 0
         for m in TAG_RE.finditer(text):
@@ -330,7 +324,7 @@ class _Renderer:
             return f'<span class="dl-broken-link">{_escape_text(raw)}</span>'
         url = found.url(self.page)
         if _is_image(found.path):
-            size = _SIZE_RE.fullmatch(alias) if alias else None
+            size = EMBED_SIZE_RE.fullmatch(alias) if alias else None
             alt = posixpath.splitext(posixpath.basename(found.path))[0]
             if alias and size is None:
                 alt = alias
@@ -353,7 +347,7 @@ class _Renderer:
     ) -> str | None:
         """A note embedded alone on its line: the note's text, in a block."""
         start, stop = segments[0][0], segments[-1][1]
-        prefix_m = re.match(r"[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?", body)
+        prefix_m = BLOCK_PREFIX_RE.match(body)
         lead = prefix_m.end() if prefix_m else 0
         rest = body[max(start, lead) : stop].strip()
         m = WIKILINK_RE.fullmatch(rest)
@@ -406,7 +400,7 @@ class _Renderer:
     def _rebase(self, m: re.Match[str], src_page: str) -> str:
         """A relative link of an embedded note, made relative to the host page."""
         url = m["url"].strip("<>")
-        if not url or _SCHEME_RE.match(url) or url.startswith("/"):
+        if not url or is_url(url) or url.startswith("/"):
             return m.group(0)
         path, _, frag = url.partition("#")
         if path:
@@ -416,7 +410,8 @@ class _Renderer:
         else:
             full = src_page
         new = Resolved(full, frag).url(self.page)
-        return f"{m['bang']}[{m['text']}]({new}{m['title'] or ''})"
+        start, end = m.start("url") - m.start(), m.end("url") - m.start()
+        return m.group(0)[:start] + new + m.group(0)[end:]
 
 
 def _kept(body: str, start: int, stop: int, code: list[tuple[int, int]]) -> str:
@@ -455,8 +450,7 @@ def _demote_headings(markdown: str) -> str:
         if s.kinds[i] == TEXT and line.startswith("#"):
             m = HEADING_RE.match(line)
             if m and m["text"]:
-                text = re.sub(r"\s*\{[^{}]*\}\s*$", "", m["text"]).rstrip("#").strip()
-                out.append(f"**{text}**\n\n")
+                out.append(f"**{heading_text(m['text'])}**\n\n")
                 continue
         out.append(line)
     return "".join(out)

@@ -31,7 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from dlnotes.kb.grammar import HEADING_RE, TEXT
+from dlnotes.kb.grammar import (
+    ATTRS_RE,
+    CODE_SPAN_RE,
+    EMPHASIS_RE,
+    HEADING_ID_RE,
+    HEADING_RE,
+    HTML_TAG_RE,
+    LINK_RE,
+    STAR_EMPHASIS_RE,
+    TEXT,
+    WIKILINK_RE,
+)
 from dlnotes.kb.notes import iter_pages, read_note
 from dlnotes.kb.obsidian import (
     WikiLink,
@@ -58,21 +69,15 @@ def _key(name: str) -> str:
     return unicodedata.normalize("NFC", name).casefold()
 
 
-_ATTR_ID_RE = re.compile(r"\{[^{}]*#(?P<id>[\w-]+)[^{}]*\}\s*$")
-_ATTR_RE = re.compile(r"\s*\{[^{}]*\}\s*$")
-_MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_WIKI_TEXT_RE = re.compile(r"!?\[\[([^\]|#]*)(?:#([^\]|]*))?(?:\\?\|([^\]]*))?\]\]")
-
-
 def heading_text(raw: str) -> str:
     """The text of a heading as the table of contents shows it (markup removed)."""
-    text = _ATTR_RE.sub("", raw).rstrip("#").strip()
-    text = _MD_LINK_RE.sub(r"\1", text)
-    text = _WIKI_TEXT_RE.sub(lambda m: m[3] or m[1] or m[2] or "", text)
-    text = re.sub(r"(`+)(.+?)\1", r"\2", text)
-    text = re.sub(r"(\*\*|__|==|~~)(.+?)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*", r"\1", text)
-    text = re.sub(r"<[^>]+>", "", text)
+    text = ATTRS_RE.sub("", raw.rstrip()).rstrip("#").strip()
+    text = LINK_RE.sub(lambda m: m["title"], text)
+    text = WIKILINK_RE.sub(lambda m: m["alias"] or m["target"] or m["heading"], text)
+    text = CODE_SPAN_RE.sub(lambda m: m[0][len(m[1]) : -len(m[1])], text)
+    text = EMPHASIS_RE.sub(r"\2", text)
+    text = STAR_EMPHASIS_RE.sub(r"\1", text)
+    text = HTML_TAG_RE.sub("", text)
     return text.strip()
 
 
@@ -346,7 +351,7 @@ def page_info(page: str, text: str, slugify: Slugify) -> VaultPage:
             continue
         raw = m["text"]
         text_ = heading_text(raw)
-        explicit = _ATTR_ID_RE.search(raw)
+        explicit = HEADING_ID_RE.search(raw)
         anchor = explicit["id"] if explicit else slugify(text_, "-")
         if not explicit:
             n = used.get(anchor, 0)

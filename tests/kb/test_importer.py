@@ -116,8 +116,9 @@ def test_seed_002_obsidian_tags_embeds_and_inline_questions(seeds_dir: Path) -> 
     ]
     missing = [line for line in result.report if "missing image" in line]
     assert len(missing) == text.count("![[")
-    assert "`#tips`" in result.text
-    assert "\n#tips" not in result.text  # would be an <h1> in Python-Markdown
+    # kept as written: a tag on the site (dlnotes-obsidian), no heading anywhere
+    assert "\n#tips\n" in result.text
+    assert "tips" not in [h.text for h in parsed.headings]
     assert "https://www.bilibili.com/video/BV1T7411T7wa)" in result.text
 
 
