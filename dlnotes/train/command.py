@@ -109,12 +109,13 @@ def summary(result: TrainResult, config: TrainConfig) -> str:
         acc, loss = row[f"{split}_acc"], row[f"{split}_loss"]
         score = f", {split} acc {100 * acc:.2f}% (loss {loss:.4f})"
     done = "done" if result.learned is not False else "did not learn"
-    line = f"{PROG}: {done}: {len(result.history)} epochs, {result.step} steps"
-    line += f", {result.images_per_s:.0f} img/s{score}; {where}"
+    epochs = len(result.history)
+    line = f"{PROG}: {done}: {epochs} epoch{'s' * (epochs != 1)}, {result.step} "
+    line += f"steps, {result.images_per_s:.0f} img/s{score}; {where}"
     if result.learned is False:
         line += (
-            f"; the accuracy is at chance level (try a smaller --lr than "
-            f"{config.lr:g}, or more --epochs)"
+            f"; the accuracy is at chance level: try another --lr (this run: "
+            f"{config.lr:g}) or more --epochs"
         )
     return line
 

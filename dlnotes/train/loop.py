@@ -472,9 +472,11 @@ def end_epoch(run: Run, state: RunState, sums: list[float]) -> None:
         f"{100 * row['train_acc']:.2f}%{test}"
     )
     if state.epoch == 1 and not learned(run, row):
+        split = "test" if row["test_acc"] is not None else "train"
         run.say(
-            "warning: accuracy after the first epoch is at chance level; the "
-            "model is not learning (try a smaller --lr, see --help)",
+            f"warning: {split} accuracy {100 * row[f'{split}_acc']:.2f}% after the "
+            "first epoch is at chance level: the model is not learning (is lr "
+            f"{config.lr:g} too large or too small?)",
             always=True,
         )
     every = config.checkpoint_every_epochs
