@@ -53,9 +53,15 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 #: Seconds a kernel gets to stop after an interrupt before it is restarted.
 INTERRUPT_GRACE = 10.0
-#: Output kept per run; more is dropped with a note (a runaway print loop).
-MAX_TEXT = 2_000_000
+#: Output kept per run, in characters: text, tracebacks and images (base64) together;
+#: more is dropped with a note (a runaway print loop, a flood of large figures).
+MAX_OUTPUT = 8_000_000
+#: What every event costs on top of its payload, so that a flood of tiny events
+#: (``clear_output()`` in a loop) reaches the limit too.
+EVENT_COST = 64
 MAX_IMAGES = 50
+#: The end of a traceback that is kept once the limit is reached.
+MAX_TRACEBACK = 20_000
 
 OK, ERROR, TIMEOUT, INTERRUPTED, DIED = "ok", "error", "timeout", "interrupted", "died"
 
@@ -210,21 +216,26 @@ class Kernel:
         started = time.monotonic()
         interrupted_at: float | None = None
         next_alive_check = started + 1.0
-        text_budget, images = MAX_TEXT, 0
+        budget, images = MAX_OUTPUT, 0
         dropped = False
 
         def emit(event: Event) -> None:
-            nonlocal text_budget, images, dropped
-            size = len(event.get("text", "")) + len(event.get("traceback", ""))
+            nonlocal budget, images, dropped
             if "png" in event:
                 images += 1
-            if size > text_budget or images > MAX_IMAGES:
+            size = EVENT_COST + sum(
+                len(event.get(key, "")) for key in ("text", "traceback", "png")
+            )
+            if size > budget or images > MAX_IMAGES:
                 if not dropped:
                     dropped = True
                     on_event({"type": "info", "text": "输出太长，后面的输出已省略"})
                 if event["type"] != "error":
                     return
-            text_budget -= size
+                # the error that ended the run is always shown (its end, at least)
+                event = {**event, "traceback": event["traceback"][-MAX_TRACEBACK:]}
+                size = EVENT_COST + len(event["traceback"])
+            budget -= size
             on_event(event)
 
         while True:
@@ -285,7 +296,7 @@ class Kernel:
             elif kind in ("display_data", "update_display_data"):
                 emit(_bundle("display", content.get("data", {})))
             elif kind == "clear_output":
-                on_event({"type": "clear"})
+                emit({"type": "clear"})
             elif kind == "error":
                 if status == OK:
                     status = ERROR

@@ -16,6 +16,7 @@ from dlnotes.runner.blocks import Block, page_blocks
 from dlnotes.runner.kernel import (
     DIED,
     ERROR,
+    EVENT_COST,
     INTERRUPTED,
     OK,
     TIMEOUT,
@@ -159,7 +160,10 @@ def test_a_dead_kernel_is_reported_and_replaced(kernel: Kernel) -> None:
     assert collect(kernel, "print(6 * 7)")[1][0]["text"] == "42\n"
 
 
-def test_clear_output_and_a_runaway_print_loop(kernel: Kernel) -> None:
+def test_clear_output_and_a_runaway_print_loop(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dlnotes.runner.kernel.MAX_OUTPUT", 2_000_000)
     status, events = collect(
         kernel,
         "from IPython.display import clear_output\nprint('a')\nclear_output()\n"
@@ -169,8 +173,38 @@ def test_clear_output_and_a_runaway_print_loop(kernel: Kernel) -> None:
     assert status == OK and kinds == ["stream", "clear", "stream"]
     status, events = collect(kernel, "for i in range(600_000):\n    print(i)\n")
     assert status == OK
-    assert sum(len(e.get("text", "")) for e in events) <= 2_100_000
+    assert sum(len(e.get("text", "")) for e in events) <= 2_000_000
     assert {"type": "info", "text": "输出太长，后面的输出已省略"} in events
+
+
+TOO_LONG = {"type": "info", "text": "输出太长，后面的输出已省略"}
+
+
+def test_images_and_clear_output_count_against_the_output_limit(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dlnotes.runner.kernel.MAX_OUTPUT", 300_000)
+    # three 120 kB images: the third is over the limit and is not kept
+    status, events = collect(
+        kernel,
+        "from IPython.display import display\n"
+        "big = 'iVBORw0KGgo' + 'A' * 120_000\n"
+        "for i in range(3):\n"
+        "    display({'image/png': big}, raw=True)\n"
+        "print('after')\n",
+    )
+    assert status == OK
+    assert sum(1 for e in events if "png" in e) == 2
+    assert TOO_LONG in events
+    assert sum(len(e.get("png", "")) for e in events) <= 300_000
+    # a clear_output() loop: each clear costs, so the events stop at the limit
+    status, events = collect(
+        kernel,
+        "from IPython.display import clear_output\n"
+        "for i in range(20_000):\n    clear_output()\n",
+    )
+    assert status == OK and TOO_LONG in events
+    assert sum(1 for e in events if e["type"] == "clear") <= 300_000 // EVENT_COST
 
 
 def test_shutdown_leaves_no_process() -> None:
