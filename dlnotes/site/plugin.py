@@ -21,7 +21,8 @@ true), ``vendor_prefix``, ``tracker`` (render items and the progress page, defau
 true), ``progress_page`` (``progress.md``; empty to disable), ``serve_controls``
 (default true), ``run_blocks`` (Run buttons under serve, default true),
 ``run_timeout`` (seconds a block may run, 60), ``kernel_idle_timeout`` (seconds before
-an idle page kernel is shut down, 600), ``max_kernels`` (page kernels at once, 8).
+an idle page kernel is shut down, 600), ``max_kernels`` (page kernels at once, 8),
+``sanitize`` (pass every page's HTML through the allow-list sanitiser, default true).
 
 It never imports torch: the knowledge-base tooling stays independent of the learning
 core.
@@ -39,7 +40,7 @@ from typing import Any
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
@@ -49,6 +50,12 @@ from dlnotes.kb.progress import progress_markdown
 from dlnotes.kb.render import render_html, render_markdown, render_parsed
 from dlnotes.runner.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
 from dlnotes.site.assets import AssetError, vendor_assets
+from dlnotes.site.sanitize import (
+    removed,
+    sanitize,
+    sanitize_notebook,
+    split_notebook,
+)
 
 log = logging.getLogger("mkdocs.plugins.dlnotes")
 
@@ -63,6 +70,7 @@ class DlnotesConfig(Config):
     run_timeout = c.Type((int, float), default=60)
     kernel_idle_timeout = c.Type((int, float), default=600)
     max_kernels = c.Type(int, default=8)
+    sanitize = c.Type(bool, default=True)
 
 
 class DlnotesPlugin(BasePlugin[DlnotesConfig]):
@@ -158,7 +166,8 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 markdown = mark_runnable(markdown, blocks)
         return markdown
 
-    def on_page_content(
+    @event_priority(0)
+    def _render_tracker(
         self, html: str, /, *, page: Page, config: Any, files: Files
     ) -> str:
         if not self.config.tracker:
@@ -168,6 +177,27 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             # the question anchors exist only now: tell MkDocs' anchor validation
             page.present_anchor_ids |= anchors
         return html
+
+    @event_priority(-100)  # last: after every other plugin has added its HTML
+    def _sanitize(self, html: str, /, *, page: Page, config: Any, files: Files) -> str:
+        if not self.config.sanitize:
+            return html
+        if page.file.src_uri.endswith(".md"):
+            clean = sanitize(html)
+            dropped = removed(html, clean)
+        else:  # a notebook rendered by mkdocs-jupyter: its template head is kept
+            clean = sanitize_notebook(html)
+            dropped = removed(split_notebook(html)[1], split_notebook(clean)[1])
+        if dropped:
+            # not a warning: a strict build of a note with a payload still succeeds
+            log.info(
+                "dlnotes: %s: the sanitiser removed %s",
+                page.file.src_uri,
+                ", ".join(dropped),
+            )
+        return clean
+
+    on_page_content = CombinedEvent(_render_tracker, _sanitize)
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
         if not (self._serving and self._controls):

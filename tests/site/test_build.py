@@ -77,6 +77,17 @@ def test_strict_build_has_no_warnings(site_build) -> None:
 GENERATED_PAGES = {"progress.md"}
 
 
+def test_the_sanitiser_changes_nothing_on_the_real_pages(site_build) -> None:
+    """Every page passed the allow-list sanitiser and lost no tag or attribute.
+
+    The plugin logs each removal (``... the sanitiser removed <tag attr>``); the real
+    notes, the progress page and the lab notebooks must need none.
+    """
+    removals = [ln for ln in site_build.stderr.splitlines() if "sanitiser" in ln]
+    assert site_build.returncode == 0
+    assert removals == []
+
+
 def test_every_docs_page_is_in_the_nav() -> None:
     nav = set(_nav_pages())
     on_disk = {
