@@ -47,9 +47,9 @@ TAGS = frozenset(nh3.ALLOWED_TAGS) | {
 }
 
 _GLOBAL = {"id", "class", "title", "lang", "dir", "role", "tabindex", "hidden"}
-_GLOBAL |= {
-    "data-search-exclude"
-}  # Material: keep the tracker's controls out of search
+_GLOBAL |= {"style"}  # only text-align survives in it (STYLE_PROPERTIES)
+# Material: data-search-exclude keeps the tracker's controls out of the search index
+_GLOBAL |= {"data-search-exclude"}
 ATTRIBUTES: dict[str, set[str]] = {
     "*": _GLOBAL | {"aria-hidden", "aria-label", "aria-labelledby", "aria-describedby"},
     "a": {"href", "hreflang", "name", "rel", "target", "download"},
@@ -59,8 +59,8 @@ ATTRIBUTES: dict[str, set[str]] = {
     "div": {"data-tabs"},  # pymdownx.tabbed
     "ol": {"start", "reversed", "type"},
     "li": {"value"},
-    "td": {"style", "colspan", "rowspan", "align", "headers"},
-    "th": {"style", "colspan", "rowspan", "align", "headers", "scope"},
+    "td": {"colspan", "rowspan", "align", "headers"},
+    "th": {"colspan", "rowspan", "align", "headers", "scope"},
     "col": {"span", "width"},
     "colgroup": {"span"},
     "details": {"open"},
