@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 
 from dlnotes.kb.grammar import QUESTION_RE, TASK_RE, line_body, line_ending
 from dlnotes.kb.notes import Chapter, ParsedPage, Question, Resource, parse_page
@@ -77,12 +78,16 @@ def _prefix(body: str) -> str:
     return body[: m.start("mark") - 1]
 
 
+# A token is OPEN, this process's nonce, the fields, CLOSE. Private-use characters
+# in a note (icon-font glyphs in a copied prompt) are text like any other: without
+# the nonce they never look like a token.
 OPEN, CLOSE = "\ue000", "\ue001"
-TOKEN_RE = re.compile(f"{OPEN}([^{OPEN}{CLOSE}]*){CLOSE}")
+NONCE = secrets.token_hex(6)
+TOKEN_RE = re.compile(f"{OPEN}{NONCE}\\|(?P<fields>[bqrc]\\|[^{OPEN}{CLOSE}]*){CLOSE}")
 
 
 def _token(*fields: str) -> str:
-    return OPEN + "|".join(fields) + CLOSE
+    return f"{OPEN}{NONCE}|" + "|".join(fields) + CLOSE
 
 
 def render_question(q: Question, body: str) -> str:
@@ -164,5 +169,7 @@ def render_html(content: str) -> tuple[str, set[str]]:
     anchors: set[str] = set()
     if OPEN not in content:
         return content, anchors
-    html_out = TOKEN_RE.sub(lambda m: _html_for(m[1].split("|"), anchors), content)
+    html_out = TOKEN_RE.sub(
+        lambda m: _html_for(m["fields"].split("|"), anchors), content
+    )
     return html_out, anchors

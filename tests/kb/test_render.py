@@ -67,10 +67,27 @@ def _numbers(cells: list[str]) -> list[tuple[int, int]]:
     return found
 
 
+# Icon-font glyphs (private use U+E000, U+E001) copied with a prompt, and text
+# shaped like the renderer's tokens: text like any other, never a crash or a control.
+ICONS = (
+    "# 图标\n\n"
+    "复制来的提示词 \ue000 \ue001 \ue000x\ue001 \ue000q|Q-cnn-01|open|\ue001\n\n"
+    "- [ ] 图标 \ue000\ue001 是什么？ #Q-cnn-50\n"
+)
+
+
 def test_the_site_shows_status_and_validates_question_anchors(site: Path) -> None:
+    (site / "docs/cnn/icons.md").write_text(ICONS, encoding="utf-8")
     proc = _build(site)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "WARNING" not in proc.stderr
+    icons = (site / "site/cnn/icons/index.html").read_text(encoding="utf-8")
+    assert (
+        "复制来的提示词 \ue000 \ue001 \ue000x\ue001 \ue000q|Q-cnn-01|open|\ue001"
+        in icons
+    )
+    assert icons.count('class="dl-ctl"') == 1  # only Q-cnn-50's
+    assert '图标 \ue000\ue001 是什么？ <a class="dl-qid"' in icons
     html = (site / "site/cnn/sharing/index.html").read_text(encoding="utf-8")
     assert '<a class="dl-qid" href="#q-cnn-01" id="q-cnn-01">Q-cnn-01</a>' in html
     assert html.count('<span class="dl-badge dl-open">待解决</span>') == 2

@@ -100,3 +100,20 @@ def test_questions_in_a_linked_folder_are_seen_once_despite_a_loop(
     )
     note = (vault / "deep/note.md").read_text(encoding="utf-8")
     assert "- [x] 为什么池化？ #Q-cnn-01 ✅ 2026-01-06\n" in note
+
+
+def test_a_question_on_the_first_line_of_a_bom_file_is_seen_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    note = docs / "bom.md"
+    note.write_bytes("\ufeff- [ ] 第一行的问题？ #Q-bom-01\r\n".encode())
+    assert main(["questions", "--docs", str(docs)]) == 0
+    assert "Q-bom-01" in capsys.readouterr().out
+    assert (
+        main(["resolve", "Q-bom-01", "--date", "2026-01-07", "--docs", str(docs)]) == 0
+    )
+    assert note.read_bytes() == (
+        "\ufeff- [x] 第一行的问题？ #Q-bom-01 ✅ 2026-01-07\r\n".encode()
+    )
