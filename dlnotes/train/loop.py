@@ -234,8 +234,8 @@ class TrainResult:
         train_time_s: seconds spent in training steps in this process (no eval).
         images_per_s: training images per second over ``train_time_s``.
         preprocessing: the normalisation the model was trained with.
-        learned: False if the last epoch's accuracy (test, else train) is at
-            chance level (:func:`at_chance`); None when no epoch finished.
+        learned: False if the last epoch's training accuracy is at chance
+            level (:func:`at_chance`); None when no epoch finished.
     """
 
     model: nn.Module
@@ -472,9 +472,8 @@ def end_epoch(run: Run, state: RunState, sums: list[float]) -> None:
         f"{100 * row['train_acc']:.2f}%{test}"
     )
     if state.epoch == 1 and not learned(run, row):
-        split = "test" if row["test_acc"] is not None else "train"
         run.say(
-            f"warning: {split} accuracy {100 * row[f'{split}_acc']:.2f}% after the "
+            f"warning: training accuracy {100 * row['train_acc']:.2f}% after the "
             "first epoch is at chance level: the model is not learning (is lr "
             f"{config.lr:g} too large or too small?)",
             always=True,
@@ -487,9 +486,11 @@ def end_epoch(run: Run, state: RunState, sums: list[float]) -> None:
 
 
 def learned(run: Run, row: dict[str, Any]) -> bool:
-    """Is the accuracy of this history row better than chance? (test, else train)"""
-    if row.get("test_acc") is not None:
-        return not at_chance(row["test_acc"], run.test_data.labels)
+    """Is the training accuracy of this history row better than chance?
+
+    The training accuracy, not the test accuracy: early in a run BatchNorm's
+    running statistics can lag the weights, so a network that is learning fine
+    may still score at chance in eval mode (see docs/guide/training.md)."""
     return not at_chance(row["train_acc"], run.train_data.labels)
 
 

@@ -88,7 +88,7 @@ def test_a_run_at_chance_warns_and_exits_3(
     code = main([*flags, "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert code == EXIT_AT_CHANCE == 3
-    assert err[0].startswith("warning: test accuracy ")
+    assert err[0].startswith("warning: training accuracy ")
     assert "after the first epoch is at chance level" in err[0]
     assert err[1].startswith("dlnotes train: did not learn: 1 epoch, ")
     assert "try another --lr (this run: 1e-06)" in err[1]
