@@ -27,6 +27,8 @@ importing an imported page gives it back unchanged, and questions keep their IDs
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import shutil
 import sys
@@ -42,13 +44,17 @@ from dlnotes.kb.grammar import (
     ATX_HEADING_RE,
     BARE_BRACKETS_RE,
     BARE_URL_RE,
+    CALLOUT_RE,
     CHAPTER_TITLE_RE,
     CHECKBOX_RE,
     CODE_SPAN_RE,
     CODE_TAG_RE,
+    COMMENT_MARK,
+    DONE_DATE_RE,
     DONE_MARK,
     EMBED_RE,
     FENCE_RE,
+    FRONT_MATTER,
     GLUED_BULLET_RE,
     GLUED_HEADING_RE,
     GLUED_IMAGE_RE,
@@ -65,16 +71,22 @@ from dlnotes.kb.grammar import (
     RAW_LINK_RE,
     RUN_TOGETHER_RE,
     SCHEME_RE,
+    TASK_RE,
     THEMATIC_BREAK_RE,
     WIKILINK_RE,
     WORDISH_RE,
+    classify_lines,
     heading_slug,
     is_plan_heading,
     is_question_heading,
+    line_body,
     next_question_id,
+    split_lines,
 )
 from dlnotes.kb.links import clean_title, clean_url
-from dlnotes.kb.notes import KnowledgeBase
+from dlnotes.kb.notes import KnowledgeBase, parse_page, read_note
+from dlnotes.kb.obsidian import front_matter, scan, without_comments
+from dlnotes.kb.wikilinks import ATTACHMENT_FOLDERS, LinkError, Vault
 
 MAX_BYTES = 2 * 1024 * 1024
 ENCODINGS = ("utf-8", "gb18030")
@@ -273,6 +285,7 @@ def normalise_structure(lines: list[str], report: list[str], date: str) -> list[
     """Re-indent lists and headings; mark questions and resources."""
     out: list[_Line] = []
     stack: list[int] = []  # source indents of the open list levels
+    asks: list[bool] = []  # whether the item open at each level is a question
     fence: tuple[str, int] | None = None
     heading_text = ""
     prev_blank = True
@@ -308,17 +321,26 @@ def normalise_structure(lines: list[str], report: list[str], date: str) -> list[
             if not stack or src > stack[-1]:
                 stack.append(src)
             level = len(stack) - 1
+            del asks[level:]
             indent = " " * (4 * level)
             marker = "-" if item["marker"] in "-*+" else item["marker"]
-            out.append(
-                _Line(
-                    _list_item(
-                        indent, marker, item["body"], level, heading_text, report, date
-                    )
-                )
+            text, asked = _list_item(
+                indent,
+                marker,
+                item["body"],
+                level,
+                heading_text,
+                report,
+                date,
+                in_answer=any(asks),
             )
+            asks.append(asked)
+            out.append(_Line(text))
             prev_blank = False
             continue
+        if raw.lstrip().startswith(">") and _width(raw) - _width(raw.lstrip()) < 4:
+            stack.clear()  # a quote or callout at the margin ends the list
+            asks.clear()
         ind = _width(raw) - _width(raw.lstrip())
         if stack and (not prev_blank or ind > 0):
             # continuation of the current list item
@@ -353,14 +375,21 @@ def _list_item(
     heading: str,
     report: list[str],
     date: str,
-) -> str:
+    *,
+    in_answer: bool = False,
+) -> tuple[str, bool]:
+    """The normalised item and whether it is a question.
+
+    Items nested under a question (``in_answer``) are its draft answer: a guess
+    that ends with ``？`` stays a list item of the answer, not a new question.
+    """
     body = body.strip()
     box = CHECKBOX_RE.match(body)
     mark = box["mark"] if box else None
     content = box["rest"] if box else body
     if BARE_BRACKETS_RE.fullmatch(content):
         report.append(f"link without a URL, not placed (kept as written): {content}")
-        return f"{indent}{marker} {content}"
+        return f"{indent}{marker} {content}", False
     link = RAW_LINK_AT_START_RE.match(content)
     if link:
         url = link["url"]
@@ -368,8 +397,12 @@ def _list_item(
             content = content[: link.start()] + content[link.start() :].replace(
                 link.group(0), f"[{link['title']}]({url})", 1
             )
-            return f"{indent}{marker} [{mark or ' '}] {content}"
-        return f"{indent}{marker} {content}"
+            return f"{indent}{marker} [{mark or ' '}] {content}", False
+        return f"{indent}{marker} {content}", False
+    if in_answer and QUESTION_RE.match(content) is None:
+        if mark is not None:
+            report.append(f"checkbox of a draft answer dropped: {content[:40]}")
+        return f"{indent}{marker} {content}", False
     question_like = (
         QUESTION_RE.match(content) is not None
         or bool(QUESTION_END_RE.search(content))
@@ -383,10 +416,10 @@ def _list_item(
     if question_like and content:
         if marker != "-":
             report.append(f"numbered item made a bullet question: {content[:40]}")
-        return _question_item(indent, mark or " ", content, date)
+        return _question_item(indent, mark or " ", content, date), True
     if mark is not None:
-        return f"{indent}{marker} [{mark}] {content}"
-    return f"{indent}{marker} {content}"
+        return f"{indent}{marker} [{mark}] {content}", False
+    return f"{indent}{marker} {content}", False
 
 
 def questions_from_headings(lines: list[_Line], date: str) -> list[_Line]:
@@ -467,6 +500,7 @@ class _Inline:
     report: list[str]
     images: list[tuple[Path, str]]
     line_no: int = 0
+    vault: Vault | None = None
 
     def note(self, message: str) -> str:
         """Report ``message`` for the current line; returns "" to chain in a sub."""
@@ -488,6 +522,72 @@ def _local_file(ctx: _Inline, target: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _attachment(ctx: _Inline, target: str) -> Path | None:
+    """A file an embed names: beside the note or in one of its attachment folders."""
+    for folder in ATTACHMENT_FOLDERS:
+        found = _local_file(ctx, f"{folder}/{target}" if folder else target)
+        if found is not None:
+            return found
+    return None
+
+
+def _copy_image(ctx: _Inline, found: Path) -> str:
+    """Copy an image of the note into ``assets/imported/<page>/``; its docs path."""
+    stem = Path(ctx.page).with_suffix("").as_posix().replace("/", "-")
+    uri = f"assets/imported/{stem}/{found.name}"
+    ctx.images.append((found, uri))
+    return uri
+
+
+def _wikilink(ctx: _Inline, m: re.Match[str]) -> str:
+    """Keep a wikilink or embed that resolves by Obsidian's rules, as written.
+
+    An image the note embeds is copied into the docs folder and embedded by its
+    path there; a link that resolves only by a page title (a rule of the site,
+    not of Obsidian) is rewritten to the page's path so that Obsidian follows it
+    too; a link to nothing is kept as its text and an embed of nothing as a
+    comment, and both are reported.
+    """
+    raw, target = m.group(0), m["target"].strip()
+    heading, alias = (m["heading"] or "").strip(), (m["alias"] or "").strip()
+    bar = "\\|" if "\\|" in raw else "|"
+    if m["embed"]:
+        found = _attachment(ctx, target) if target else None
+        if found is not None and found.suffix.lower() in IMAGE_EXTS:
+            uri = _copy_image(ctx, found)
+            ctx.note(f"image {raw} copied to docs/{uri}")
+            return f"![[{uri}{bar + alias if alias else ''}]]"
+    if ctx.vault is not None:
+        try:
+            ctx.vault.resolve(target, ctx.page, heading, titles=False)
+            return raw
+        except LinkError as exc:
+            reason = str(exc)
+        try:
+            hit = ctx.vault.resolve(target, ctx.page, heading)
+        except LinkError:
+            pass
+        else:  # by its title: write the path, which Obsidian resolves too
+            path = hit.path.removesuffix(".md")
+            shown = alias or target
+            new = (
+                f"{m['embed']}[[{path}{'#' + heading if heading else ''}{bar}{shown}]]"
+            )
+            ctx.note(f"{raw} names a page by its title: written {new}")
+            return new
+    else:
+        reason = "no docs folder to resolve it in"
+    if m["embed"]:
+        what = "image" if Path(target).suffix.lower() in IMAGE_EXTS else "embed"
+        ctx.note(f"missing {what} {raw} ({reason}): left as a comment")
+        return _comment(f"missing {what} {target}")
+    shown = alias or (
+        f"{target} > {heading}" if target and heading else target or heading
+    )
+    ctx.note(f"wikilink {raw} does not resolve ({reason}): kept as text")
+    return shown
+
+
 def _image(ctx: _Inline, m: re.Match[str]) -> str:
     alt, src = m["alt"], m["src"].strip("<>")
     if HTTP_RE.match(src):
@@ -499,9 +599,7 @@ def _image(ctx: _Inline, m: re.Match[str]) -> str:
         return m.group(0)
     found = _local_file(ctx, src)
     if found is not None and found.suffix.lower() in IMAGE_EXTS:
-        stem = Path(ctx.page).with_suffix("").as_posix().replace("/", "-")
-        uri = f"assets/imported/{stem}/{found.name}"
-        ctx.images.append((found, uri))
+        uri = _copy_image(ctx, found)
         rel = "../" * ctx.page.count("/") + uri
         ctx.note(f"image {src} copied to docs/{uri}")
         return f"![{alt}]({rel})"
@@ -536,20 +634,17 @@ def transform_inline(text: str, ctx: _Inline) -> str:
         if is_code or chunk.lstrip().startswith("<!--"):
             parts.append(chunk)
             continue
-        chunk = EMBED_RE.sub(
-            lambda m: (
-                ctx.note(f"missing image ![[{m['target']}]] (Obsidian embed)")
-                + _comment(f"missing image {m['target']}")
-            ),
-            chunk,
-        )
-        chunk = WIKILINK_RE.sub(
-            lambda m: (
-                ctx.note(f"wikilink [[{m['target']}]] kept as text")
-                + (m["alias"] or m["target"])
-            ),
-            chunk,
-        )
+        if "[[" in chunk:
+            chunk = EMBED_RE.sub(  # an embed left unclosed: `![[x.png]`
+                lambda m: (
+                    m.group(0)
+                    if m.group(0).endswith("]]")
+                    else ctx.note(f"missing image {m.group(0)} (unclosed embed)")
+                    + _comment(f"missing image {m['target']}")
+                ),
+                chunk,
+            )
+            chunk = WIKILINK_RE.sub(lambda m: _wikilink(ctx, m), chunk)
         chunk = RAW_IMAGE_RE.sub(lambda m: _image(ctx, m), chunk)
         chunk = RAW_LINK_RE.sub(lambda m: _link(ctx, m), chunk)
         chunk = _bare_urls(chunk)
@@ -587,10 +682,20 @@ def import_text(
     date: str,
     source_dir: Path | None = None,
     encoding: str = "utf-8",
+    vault: Vault | None = None,
+    previous: str | None = None,
 ) -> ImportResult:
-    """Normalise the raw note ``text`` into the page ``page`` (docs-relative)."""
+    """Normalise the raw note ``text`` into the page ``page`` (docs-relative).
+
+    ``vault``: the docs folder the wikilinks resolve in; ``previous``: the text of
+    the page an earlier import of this note made, whose tracker state (question IDs,
+    statuses, dates, answers, review state; resource and chapter statuses) the new
+    page keeps.
+    """
     report: list[str] = []
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    front, text = split_front_matter(text)
+    text = _drop_comments(text, report, front.count("\n"))
     text = text.replace("\t", "    ") if "```" not in text else text
     raw_lines = text.split("\n")
     recovered = False
@@ -627,14 +732,21 @@ def import_text(
         if not ln.code and (m := ATX_HEADING_RE.match(ln.text))
     }
     images: list[tuple[Path, str]] = []
-    ctx = _Inline(source_dir, page, slugs, report, images)
+    if vault is not None:  # the new page itself, for `[[#heading]]`
+        draft = "".join(f"{x.text}\n" for x in collapsed)
+        vault = vault.with_page(page, draft)
+    ctx = _Inline(source_dir, page, slugs, report, images, vault=vault)
     out_lines: list[str] = []
     for n, item in enumerate(collapsed, 1):
         ctx.line_no = n
         out_lines.append(item.text if item.code else transform_inline(item.text, ctx))
+    codes = [item.code for item in collapsed]
+    out_lines = keep_line_breaks(out_lines, codes)
     # question IDs: keep existing ones unless taken elsewhere, then number the new
     ids: list[str] = []
     taken = set(used_ids)
+    if previous is not None:
+        out_lines = _keep_tracker_state(out_lines, previous, page, taken, report)
     for n, line in enumerate(out_lines):
         m = QUESTION_TAIL_RE.search(line)
         if m and "- [" in line:
@@ -654,8 +766,180 @@ def import_text(
             ids.append(qid)
             out_lines[n] = line.replace(PLACEHOLDER, f"#{qid}")
     body = "\n".join(out_lines) + "\n"
-    result = ImportResult(body, encoding, report, ids, images, recovered)
+    result = ImportResult(front + body, encoding, report, ids, images, recovered)
     return result
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """``(front matter, rest)``: the YAML block at the top of a note, kept as is."""
+    lines = split_lines(text)
+    kinds, _ = classify_lines(lines)
+    n = 0
+    while n < len(kinds) and kinds[n] == FRONT_MATTER:
+        n += 1
+    return "".join(lines[:n]), "".join(lines[n:])
+
+
+def _drop_comments(text: str, report: list[str], offset: int = 0) -> str:
+    """The note without its Obsidian ``%%comments%%`` (each one reported)."""
+    if COMMENT_MARK not in text:
+        return text
+    found = scan(text)
+    if not found.hidden:
+        return text
+    starts = sorted(
+        {i + 1 + offset for i, ranges in found.hidden.items() for a, _ in ranges}
+    )
+    opened = [n for n in starts if n == 1 or n - 1 not in starts]
+    report.append(
+        f"dropped {len(opened)} Obsidian comment(s) (%%…%%, never published) "
+        f"at line(s) {', '.join(map(str, opened))}"
+    )
+    if found.unclosed_comment:
+        report.append(
+            f"the comment opened at line {found.unclosed_comment + offset} is never "
+            "closed: the rest of the note was dropped with it"
+        )
+    kept = without_comments(found)
+    out = [
+        line
+        for i, line in enumerate(kept)
+        if not (i in found.hidden and not line_body(line).strip())
+    ]
+    return "".join(out)
+
+
+def keep_line_breaks(lines: list[str], code: list[bool]) -> list[str]:
+    """A hard break (two trailing spaces) where a paragraph line goes on below.
+
+    Obsidian shows each line of a paragraph on its own line; Markdown joins them
+    into one. Lines of code, headings, tables, tracked items and the lines before
+    a new block keep their ending.
+    """
+    out = list(lines)
+    for i in range(len(out) - 1):
+        cur, nxt = out[i], out[i + 1]
+        if code[i] or code[i + 1] or not cur.strip() or not nxt.strip():
+            continue
+        if cur.endswith(("  ", "\\", "<br>", "<br/>", "<br />")):
+            continue
+        body = cur.lstrip(" >")
+        if (
+            ATX_HEADING_RE.match(body)
+            or body.startswith(("|", "<", "$$", "!!!", "???"))
+            or TASK_RE.match(cur)
+            or PLACEHOLDER in cur
+            or CALLOUT_RE.match(cur)
+            or THEMATIC_BREAK_RE.match(cur)
+        ):
+            continue
+        quoted = cur.lstrip().startswith(">")
+        rest = nxt.lstrip()
+        if rest.startswith(">") != quoted:
+            continue
+        rest = rest.lstrip(" >") if quoted else rest
+        if not rest or _starts_block(rest):
+            continue
+        out[i] = cur.rstrip() + "  "
+    return out
+
+
+def _starts_block(text: str) -> bool:
+    return bool(
+        LIST_ITEM_RE.match(text)
+        or ATX_HEADING_RE.match(text)
+        or FENCE_RE.match(text)
+        or THEMATIC_BREAK_RE.match(text)
+        or text.startswith(("|", "<", "$$", "!!!", "???", "[!"))
+    )
+
+
+def canonical_hash(text: str, page: str) -> str:
+    """A hash of a page without its tracker state (statuses, dates, answers).
+
+    Two versions of a page that differ only in what the tracker writes hash alike:
+    that is how a re-import tells a page it may update from one the user edited.
+    """
+    _, body = split_front_matter(text)
+    parsed = parse_page(body, page)
+    lines = [line_body(line) for line in parsed.lines]
+    drop: set[int] = set()
+    for q in parsed.questions:
+        lines[q.line - 1] = f"{q.text} #{q.id}"
+        drop.update(range(q.line, q.end_line))
+    for n in [r.line for r in parsed.resources] + [c.line for c in parsed.chapters]:
+        m = TASK_RE.match(lines[n - 1])
+        if m is not None:
+            rest = DONE_DATE_RE.sub("", m["rest"])
+            lines[n - 1] = f"{m['indent']}{m['bullet']} [ ] {rest}"
+    # blank lines do not count: the tracker adds some around an answer
+    kept = [x.rstrip() for i, x in enumerate(lines) if i not in drop and x.strip()]
+    return hashlib.sha256("\n".join(kept).strip().encode("utf-8")).hexdigest()[:16]
+
+
+def _keep_tracker_state(
+    lines: list[str], previous: str, page: str, taken: set[str], report: list[str]
+) -> list[str]:
+    """Carry the tracker state of the page's previous import over to the new text."""
+    _, old_body = split_front_matter(previous)
+    old = parse_page(old_body, page)
+    by_text = {_norm(q.text): q for q in old.questions}
+    by_url = {r.url: r for r in old.resources}
+    by_chapter = {(c.plan, _norm(c.text)): c for c in old.chapters}
+    new = parse_page("\n".join(lines) + "\n", page)
+    out = list(lines)
+    inserts: dict[int, list[str]] = {}
+    kept = 0
+    for n, line in enumerate(lines):
+        if PLACEHOLDER not in line:
+            continue
+        m = TASK_RE.match(line)
+        text = line.split(f" {PLACEHOLDER}")[0]
+        text = m["rest"].split(f" {PLACEHOLDER}")[0] if m else text
+        q = by_text.pop(_norm(text), None)
+        if q is None or q.id in taken:
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        old_line = line_body(old.lines[q.line - 1])
+        out[n] = indent + old_line.lstrip()  # its ID is taken by the caller
+        kept += 1
+        has_answer = n + 1 < len(lines) and any(
+            x.strip() and x.startswith(indent + "    ") for x in lines[n + 1 : n + 3]
+        )
+        if q.answer and not has_answer:
+            inserts[n] = [""] + [
+                f"{indent}    {a}" if a.strip() else "" for a in q.answer.split("\n")
+            ]
+    for r in new.resources:
+        was = by_url.get(r.url)
+        if was is not None and was.mark != r.mark:
+            out[r.line - 1] = line_body(old.lines[was.line - 1])
+    for c in new.chapters:
+        was_c = by_chapter.get((c.plan, _norm(c.text)))
+        if was_c is not None and was_c.mark != c.mark:
+            body = out[c.line - 1]
+            m = TASK_RE.match(body)
+            if m is not None:
+                at = m.start("mark")
+                out[c.line - 1] = body[:at] + was_c.mark + body[at + 1 :]
+    for q in by_text.values():
+        report.append(
+            f"question {q.id} ({q.text[:30]}) is no longer in the note: "
+            "dropped with its state"
+        )
+    if inserts:
+        merged: list[str] = []
+        for n, line in enumerate(out):
+            merged.append(line)
+            merged.extend(inserts.get(n, []))
+        out = merged
+    if kept:
+        report.append(f"kept the tracker state of {kept} question(s) of docs/{page}")
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
 
 
 def run_import(
@@ -693,12 +977,16 @@ def run_import(
             warn(f"dlnotes import: error: {exc}")
             failed += 1
             continue
-        page = (to or f"{dest.strip('/')}/{_page_name(source)}").removeprefix("docs/")
+        origin = str(source.resolve())
+        kb = KnowledgeBase.scan(docs_dir)
+        made = _page_made_from(kb, origin)  # re-import: the page it made before
+        page = to or made or f"{dest.strip('/')}/{_page_name(source)}"
+        page = page.removeprefix("docs/")
         if not page.endswith(".md"):
             page += ".md"
         target = docs_dir / page
+        previous = _previous_import(target, origin)
         chosen = topic or _topic_for(page)
-        kb = KnowledgeBase.scan(docs_dir)
         used = {q.id for q in kb.questions if q.page != page}
         mtime = dt.date.fromtimestamp(source.stat().st_mtime).isoformat()
         try:
@@ -710,9 +998,13 @@ def run_import(
                 date=mtime,
                 source_dir=source.resolve().parent,
                 encoding=encoding,
+                vault=Vault.scan(docs_dir),
+                previous=previous,
             )
         except ValueError as exc:
             raise StudyError(str(exc)) from exc
+        result.text = with_origin(result.text, origin, page)
+        edited = previous is not None and _edited_since_import(previous, page)
         header = f"dlnotes import: {source} -> docs/{page}"
         notes = [
             f"  encoding: {result.encoding}",
@@ -729,14 +1021,22 @@ def run_import(
             warn(header + " (dry run; --write writes it)")
             for line in notes:
                 warn(line)
-            if exists and not same:
+            if exists and not same and previous is not None and not edited:
+                warn(f"  docs/{page} was made from this note: --write updates it")
+            elif exists and not same:
                 warn(f"  docs/{page} exists: --write --force would overwrite it")
             continue
         if same:
             warn(f"{header}: up to date, nothing to do")
             continue
-        if exists and not force:
-            warn(f"dlnotes import: error: docs/{page} exists; --force overwrites it")
+        if exists and not force and (previous is None or edited):
+            why = (
+                "was edited after it was imported (more than its tracker state); "
+                "--force imports the note again, keeping the tracker state"
+                if edited
+                else "exists; --force overwrites it"
+            )
+            warn(f"dlnotes import: error: docs/{page} {why}")
             failed += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -753,6 +1053,49 @@ def run_import(
             f"  add it to the nav of mkdocs.yml: - {_title(result.text, page)}: {page}"
         )
     return 2 if failed else 0
+
+
+# Front matter of an imported page: the note it was made from, and the hash of the
+# page as imported without its tracker state (see canonical_hash).
+IMPORTED_FROM = "imported_from"
+IMPORTED_HASH = "imported_sha"
+
+
+def with_origin(text: str, origin: str, page: str) -> str:
+    """``text`` with front matter naming the note it came from (and its hash)."""
+    front, body = split_front_matter(text)
+    keys = (f"{IMPORTED_FROM}:", f"{IMPORTED_HASH}:")
+    mine = [
+        f"{IMPORTED_FROM}: {json.dumps(origin, ensure_ascii=False)}\n",
+        f"{IMPORTED_HASH}: {canonical_hash(body, page)}\n",
+    ]
+    if not front:
+        return "---\n" + "".join(mine) + "---\n\n" + body
+    lines = [line for line in split_lines(front) if not line.startswith(keys)]
+    return "".join(lines[:-1] + mine + lines[-1:]) + body
+
+
+def _page_made_from(kb: KnowledgeBase, origin: str) -> str | None:
+    for parsed in kb.pages:
+        if parsed.lines and line_body(parsed.lines[0]) == "---":
+            meta = front_matter("".join(parsed.lines))
+            if meta.get(IMPORTED_FROM) == origin:
+                return parsed.page
+    return None
+
+
+def _previous_import(target: Path, origin: str) -> str | None:
+    """The page's text when an earlier import of ``origin`` made it."""
+    if not target.is_file():
+        return None
+    text = read_note(target)
+    return text if front_matter(text).get(IMPORTED_FROM) == origin else None
+
+
+def _edited_since_import(text: str, page: str) -> bool:
+    """Whether the page changed since it was imported, beyond its tracker state."""
+    recorded = front_matter(text).get(IMPORTED_HASH)
+    return str(recorded) != canonical_hash(text, page)
 
 
 def _page_name(source: Path) -> str:

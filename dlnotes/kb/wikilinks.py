@@ -203,6 +203,13 @@ class Vault:
             ]
         return cls.from_texts(texts, files, slugify)
 
+    def with_page(self, page: str, text: str) -> Vault:
+        """This vault with the note ``page`` added (or replaced) by ``text``."""
+        slug = self.slugify or default_slugify()
+        pages = dict(self.pages)
+        pages[page] = page_info(page, text, slug)
+        return Vault(pages, set(self.files) | {page}, slug)
+
     # ---------------------------------------------------------------- resolve
 
     def resolve(
