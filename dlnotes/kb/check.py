@@ -7,9 +7,12 @@ Checks:
   ``✅`` date or an open one with a date;
 * links that still carry tracking parameters
   (:func:`dlnotes.kb.links.tracking_params`);
-* images that do not exist (Markdown images and Obsidian ``![[...]]`` embeds); figures
-  that ``dlnotes.viz`` draws at build time (``assets/figures/<name>.png``) count as
-  present when a ``@figure("<name>")`` is registered;
+* images that do not exist; figures that ``dlnotes.viz`` draws at build time
+  (``assets/figures/<name>.png``) count as present when a ``@figure("<name>")`` is
+  registered;
+* the Obsidian forms, by the site's own rules (:mod:`dlnotes.kb.obsidian_render`):
+  wikilinks and embeds that do not resolve, embeds of themselves, an unclosed
+  ``![[`` or ``%%``, questions written inside a quote or callout (not tracked);
 * questions that are not tracked because they sit inside a code block: an unclosed
   fence, a fence without a language, or an indented code block (a fence with a
   language, e.g. ```` ```markdown ````, is a deliberate example and is not reported);
@@ -28,6 +31,7 @@ from dlnotes.kb.grammar import (
     BARE_URL_RE,
     CODE,
     CODE_SPAN_RE,
+    COMMENT_MARK,
     EMBED_RE,
     FIGURE_ASSET_RE,
     FIGURE_RE,
@@ -35,13 +39,17 @@ from dlnotes.kb.grammar import (
     LOOSE_ID_RE,
     QUESTION_ID_RE,
     QUESTION_RE,
+    QUOTE_RE,
     TASK_RE,
     TEXT,
     is_url,
     line_body,
 )
 from dlnotes.kb.links import clean_url, tracking_params
-from dlnotes.kb.notes import KnowledgeBase, ParsedPage
+from dlnotes.kb.notes import KnowledgeBase, ParsedPage, read_note
+from dlnotes.kb.obsidian import scan
+from dlnotes.kb.obsidian_render import Options, render
+from dlnotes.kb.wikilinks import Vault
 
 
 @dataclass(frozen=True, order=True)
@@ -127,7 +135,16 @@ def check_page(
             elif q.status == "open" and q.resolved:
                 add(n, f"{q.id}: open question carries a resolved date")
         elif "#Q-" in _strip_link_texts(visible):
-            add(n, _malformed_reason(body))
+            quoted = QUOTE_RE.match(body)
+            t = TASK_RE.match(quoted["rest"]) if quoted else None
+            if t is not None and QUESTION_RE.match(t["rest"]):
+                add(
+                    n,
+                    "question inside a quote or callout is not tracked: "
+                    "move it out of the `>` block",
+                )
+            else:
+                add(n, _malformed_reason(body))
         if "http" in visible:
             urls = [m["url"].strip("<>") for m in LINK_RE.finditer(visible)]
             urls += [m["url"] for m in AUTOLINK_RE.finditer(visible)]
@@ -142,7 +159,8 @@ def check_page(
                     )
         if "![" in visible:
             for m in EMBED_RE.finditer(visible):
-                add(n, f"Obsidian embed ![[{m['target']}]] is not an image of the site")
+                if not m.group(0).endswith("]]"):
+                    add(n, f"Obsidian embed {m.group(0)} is not closed with `]]`")
             for m in LINK_RE.finditer(visible):
                 target = m["url"].strip("<>")
                 if (
@@ -170,6 +188,37 @@ def check_page(
     return problems
 
 
+def check_obsidian(
+    parsed: ParsedPage, vault: Vault, docs_dir: Path, display: str
+) -> list[Problem]:
+    """What the site cannot render of the Obsidian forms: the same rules, the same
+    messages as the ``dlnotes-obsidian`` plugin (unresolved wikilinks and embeds,
+    embeds of themselves), and a ``%%`` comment that is never closed."""
+    text = "".join(parsed.lines)
+    problems: list[Problem] = []
+    if "[[" in text:
+        result = render(
+            text,
+            parsed.page,
+            vault,
+            lambda page: read_note(docs_dir / page),
+            Options(tags_page=None),
+        )
+        problems += [Problem(display, p.line, p.message) for p in result.problems]
+    if COMMENT_MARK in text:
+        unclosed = scan(parsed.lines).unclosed_comment
+        if unclosed:
+            problems.append(
+                Problem(
+                    display,
+                    unclosed,
+                    "Obsidian comment `%%` is never closed: the rest of the page "
+                    "is hidden",
+                )
+            )
+    return problems
+
+
 def check_docs(
     docs_dir: Path, *, pages: set[str] | None = None, relative_to: Path | None = None
 ) -> list[Problem]:
@@ -177,6 +226,13 @@ def check_docs(
     kb = KnowledgeBase.scan(docs_dir)
     figures = registered_figures()
     problems: list[Problem] = []
+    vault = Vault.scan(docs_dir)
+    # figures drawn at build time are files of the site too
+    vault = Vault(
+        vault.pages,
+        vault.files | {f"assets/figures/{name}.png" for name in figures},
+        vault.slugify,
+    )
 
     def display(page: str) -> str:
         path = docs_dir / page
@@ -205,6 +261,7 @@ def check_docs(
                 first[q.id] = (parsed.page, q.line)
         if pages is None or parsed.page in pages:
             problems += check_page(parsed, docs_dir, display(parsed.page), figures)
+            problems += check_obsidian(parsed, vault, docs_dir, display(parsed.page))
     for tmp in sorted(docs_dir.rglob(".*.tmp")):
         if TEMP_NAME_RE.fullmatch(tmp.name):
             problems.append(

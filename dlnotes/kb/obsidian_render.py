@@ -296,8 +296,9 @@ class _Renderer:
                 attachments=self.opt.attachments,
             )
         except LinkError as exc:
-            where = "" if src_page == self.page else f" (embedded from {src_page})"
-            self.problems.append(Problem(line, f"unresolved {raw}{where}: {exc}"))
+            # inside an embedded note: that note reports it at its own line
+            if src_page == self.page:
+                self.problems.append(Problem(line, f"unresolved {raw}: {exc}"))
             return None
 
     def _wikilink(

@@ -67,7 +67,10 @@ def test_every_problem_kind_is_reported_at_its_line(tmp_path: Path) -> None:
     )
     assert "docs/sub/page.md:10: the question ID must end the line" in messages
     assert "docs/sub/page.md:11" not in where  # references and inline code
-    assert "docs/sub/page.md:13: Obsidian embed ![[Pasted image 1.png]]" in messages
+    assert (
+        "docs/sub/page.md:13: unresolved ![[Pasted image 1.png]]: "
+        "no note or file named 'Pasted image 1.png'"
+    ) in messages
     assert "docs/sub/page.md:14: missing image img/missing.png" in messages
     assert messages.count("docs/sub/page.md:14:") == (1 if figure != "none" else 2)
     assert "docs/sub/page.md:15" not in where  # remote images are not checked here
@@ -107,3 +110,47 @@ def test_only_the_given_pages_are_checked(tmp_path: Path) -> None:
     (tmp_path / "b.md").write_text("- [ ] y #Q-B-1\n", encoding="utf-8")
     problems = check_docs(tmp_path, pages={"b.md"})
     assert [(Path(p.path).name, p.line) for p in problems] == [("b.md", 1)]
+
+
+OBSIDIAN = """\
+# 笔记
+
+见 [[page]]、[[page#页]]、[[笔记#小节]] 与 ![[img/here.png|200]]。
+见 [[不存在]]、[[page#没有的小节]] 和 ![[丢了.png]]。
+
+> [!note] 提示
+> - [ ] 写在提示框里的问题 #Q-ok-30
+
+![[other]]
+开了没关的嵌入 ![[here.png]
+
+## 小节
+
+%% 这个注释没有关上
+"""
+
+
+def test_obsidian_forms_by_the_sites_rules(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub/img").mkdir(parents=True)
+    (docs / "sub/img/here.png").write_bytes(b"\x89PNG")
+    (docs / "sub/page.md").write_text("# 页\n", encoding="utf-8")
+    (docs / "sub/other.md").write_text("# 另\n\n![[笔记]]\n", encoding="utf-8")
+    (docs / "sub/笔记.md").write_text(OBSIDIAN, encoding="utf-8")
+    problems = [str(p) for p in check_docs(docs, relative_to=tmp_path)]
+    note = "docs/sub/笔记.md"
+    # problems inside an embedded note are reported at their own line only
+    assert problems == [
+        "docs/sub/other.md:3: ![[other]] embeds itself "
+        "(via sub/other.md# > sub/笔记.md#)",
+        f"{note}:4: unresolved ![[丢了.png]]: no note or file named '丢了.png'",
+        f"{note}:4: unresolved [[page#没有的小节]]: sub/page.md has no heading "
+        "'没有的小节'",
+        f"{note}:4: unresolved [[不存在]]: no note or file named '不存在'",
+        f"{note}:7: question inside a quote or callout is not tracked: "
+        "move it out of the `>` block",
+        f"{note}:9: ![[笔记]] embeds itself (via sub/笔记.md# > sub/other.md#)",
+        f"{note}:10: Obsidian embed ![[here.png] is not closed with `]]`",
+        f"{note}:14: Obsidian comment `%%` is never closed: the rest of the page "
+        "is hidden",
+    ]
