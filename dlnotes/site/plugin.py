@@ -65,6 +65,7 @@ class DlnotesConfig(Config):
     vendor_prefix = c.Type(str, default="assets/vendor")
     tracker = c.Type(bool, default=True)
     progress_page = c.Type(str, default="progress.md")
+    review_page = c.Type(str, default="review.md")
     serve_controls = c.Type(bool, default=True)
     run_blocks = c.Type(bool, default=True)
     run_timeout = c.Type((int, float), default=60)
@@ -126,6 +127,14 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                         f"remove docs/{progress} (or set progress_page)"
                     )
                 files.append(File.generated(config, progress, content="# 学习进度\n"))
+            review = self.config.review_page
+            if review:
+                if files.get_file_from_path(review) is not None:
+                    raise PluginError(
+                        f"dlnotes: {review} is generated from the notes; "
+                        f"remove docs/{review} (or set review_page)"
+                    )
+                files.append(File.generated(config, review, content="# 复习\n"))
         return files
 
     def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
@@ -149,6 +158,11 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             if src == self.config.progress_page and page.file.generated_by:
                 assert self._kb is not None
                 return progress_markdown(self._kb, titles=self._titles, page=src)
+            if src == self.config.review_page and page.file.generated_by:
+                assert self._kb is not None
+                from dlnotes.kb.review_page import review_page_markdown
+
+                return review_page_markdown(self._kb, page=src)
             parsed = self._parsed.get(src)
             if parsed is not None and "".join(parsed.lines) == markdown:
                 markdown = render_parsed(parsed)
@@ -203,6 +217,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         if not (self._serving and self._controls):
             return output
         study = self.config.serve_controls and self.config.tracker
+        review = bool(study) and "data-dl-review" in output
         study = study and "dl-ctl" in output
         blocks = self._blocks.get(page.file.src_uri)
         run = None
@@ -211,12 +226,14 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
             run = run_config(blocks, float(self.config.run_timeout))
         at = output.rfind("</body>")
-        if at < 0 or not (study or run):
+        if at < 0 or not (study or run or review):
             return output
         from dlnotes.site.serve import API_PATH, page_config
 
         # no secret here: the endpoint adds the token for a logged-in browser only
-        data = page_config({"endpoint": API_PATH, "study": study, "run": run})
+        data = page_config(
+            {"endpoint": API_PATH, "study": study, "run": run, "review": review}
+        )
         return output[:at] + data + output[at:]
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
@@ -240,7 +257,13 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 host,
             )
             return server
-        handlers = study_handlers(Tracker(Path(config.docs_dir))) if study else {}
+        handlers = {}
+        if study:
+            from dlnotes.site.review_ui import review_handlers
+
+            tracker = Tracker(Path(config.docs_dir))
+            handlers.update(study_handlers(tracker))
+            handlers.update(review_handlers(tracker))
         if self.config.run_blocks:
             from dlnotes.runner.pool import KernelPool
             from dlnotes.site.run_ui import run_handlers

@@ -58,7 +58,7 @@ BAD_PATH = re.compile(r"[\x00-\x1f\x7f]")
 MAX_BODY = 64 * 1024
 
 #: The page scripts, in the order they are loaded (``dlnotes/site/static``).
-SCRIPTS = ("api.js", "study.js", "run.js")
+SCRIPTS = ("api.js", "study.js", "run.js", "review.js")
 #: Where the plugin leaves the page's controls; the endpoint fills or removes it.
 CONFIG_OPEN = '<script type="application/json" id="dlnotes-config">'
 CONTROLS_MARK = "<!--dlnotes:controls-->"
