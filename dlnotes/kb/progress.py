@@ -110,6 +110,13 @@ class ReviewProgress:
     forecast: list[tuple[dt.date, int]]
     activity: dict[dt.date, dict[str, int]]
 
+    def activity_totals(self) -> dict[str, int]:
+        """Questions resolved, cards reviewed, resources read over all days."""
+        return {
+            k: sum(day.get(k, 0) for day in self.activity.values())
+            for k, _ in ACTIVITY_KINDS
+        }
+
     def as_dict(self) -> dict[str, object]:
         return {
             "today": self.today.isoformat(),
@@ -179,10 +186,7 @@ def format_review(review: ReviewProgress) -> str:
     for i in range(7 * 8):
         day = start + dt.timedelta(days=i)
         row += shades[_level(sum(review.activity.get(day, {}).values()))]
-    totals = {k: 0 for k, _ in ACTIVITY_KINDS}
-    for counts_ in review.activity.values():
-        for k in totals:
-            totals[k] += counts_.get(k, 0)
+    totals = review.activity_totals()
     lines += [
         f"activity, last 8 weeks: |{row}|  "
         + ", ".join(f"{totals[k]} {k}" for k, _ in ACTIVITY_KINDS),
@@ -245,10 +249,7 @@ def review_markdown(review: ReviewProgress, *, prefix: str = "") -> list[str]:
             )
             day += dt.timedelta(days=1)
         weeks.append(f'<span class="dl-week">{"".join(week)}</span>')
-    totals = {k: 0 for k, _ in ACTIVITY_KINDS}
-    for counts in review.activity.values():
-        for k in totals:
-            totals[k] += counts.get(k, 0)
+    totals = review.activity_totals()
     out += [
         f'<div class="dl-heatmap" aria-label="最近 {HEAT_WEEKS} 周每天的学习记录">'
         f"{''.join(weeks)}</div>",

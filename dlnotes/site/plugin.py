@@ -119,22 +119,19 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             self._kb = KnowledgeBase.from_texts(docs, texts)
             # on_page_markdown reuses these parses when the text is unchanged
             self._parsed = {p.page: p for p in self._kb.pages}
-            progress = self.config.progress_page
-            if progress:
-                if files.get_file_from_path(progress) is not None:
+            generated = (
+                ("progress_page", self.config.progress_page, "学习进度"),
+                ("review_page", self.config.review_page, "复习"),
+            )
+            for option, path, title in generated:
+                if not path:
+                    continue
+                if files.get_file_from_path(path) is not None:
                     raise PluginError(
-                        f"dlnotes: {progress} is generated from the notes; "
-                        f"remove docs/{progress} (or set progress_page)"
+                        f"dlnotes: {path} is generated from the notes; "
+                        f"remove docs/{path} (or set {option})"
                     )
-                files.append(File.generated(config, progress, content="# 学习进度\n"))
-            review = self.config.review_page
-            if review:
-                if files.get_file_from_path(review) is not None:
-                    raise PluginError(
-                        f"dlnotes: {review} is generated from the notes; "
-                        f"remove docs/{review} (or set review_page)"
-                    )
-                files.append(File.generated(config, review, content="# 复习\n"))
+                files.append(File.generated(config, path, content=f"# {title}\n"))
         return files
 
     def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
