@@ -576,11 +576,9 @@ CALLOUT_TYPES: dict[str, str] = {
     "quote": "quote",
     "cite": "quote",
 }
-# `#tag`: after white space, an opening bracket or at the start; letters, digits,
-# `_`, `-` and `/` (nested tags), not only digits; question IDs `#Q-x-01` are no tags.
-TAG_RE = re.compile(
-    rf"(?:(?<=[\s(（])|^)#(?!Q-{TOPIC}-\d)(?P<tag>[\w/-]*[^\W\d][\w/-]*)"
-)
+# `#tag`: after white space or at the start of the text; letters, digits, `_`, `-`
+# and `/` (nested tags), not only digits; question IDs `#Q-x-01` are no tags.
+TAG_RE = re.compile(rf"(?:(?<=\s)|^)#(?!Q-{TOPIC}-\d)(?P<tag>[\w/-]*[^\W\d][\w/-]*)")
 # Where a `#` is no tag: link targets and URLs, wikilinks, autolinks and HTML tags,
 # entities, a trailing `{#id}` attribute list.
 NOT_TAG_RE = re.compile(

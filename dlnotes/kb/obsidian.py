@@ -128,7 +128,7 @@ def scan(text: str | list[str]) -> Scan:
         if open_at is None and kind != TEXT:
             continue
         body = line_body(line)
-        spans = _code_spans(body) if kind == TEXT else []
+        spans = _code_spans(body) if kind == TEXT and "`" in body else []
         if spans:
             result.code[i] = spans
         pos = 0

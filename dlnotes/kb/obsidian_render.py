@@ -35,6 +35,7 @@ from urllib.parse import unquote
 from dlnotes.kb.grammar import (
     BLOCK_PREFIX_RE,
     CALLOUT_RE,
+    COMMENT_MARK,
     EMBED_SIZE_RE,
     FRONT_MATTER,
     HEADING_LINE_RE,
@@ -99,6 +100,13 @@ def render(
 
     ``source(path)`` returns the Markdown of another note (for embeds).
     """
+    if (
+        "[[" not in markdown
+        and COMMENT_MARK not in markdown
+        and "[!" not in markdown
+        and TAG_RE.search(markdown) is None
+    ):
+        return Rendered(markdown)  # no Obsidian form at all: the common case
     r = _Renderer(vault, source, options or Options(), page)
     out = r.convert(markdown, src_page=page, first_line=1, stack=(f"{page}#",))
     return Rendered(out, sorted(set(r.problems)), list(dict.fromkeys(r.tags)), r.embeds)
@@ -140,6 +148,16 @@ class _Renderer:
                 if i not in s.hidden:  # code, HTML comment, front matter: as is
                     out.append(line)
                 i += 1  # lines inside a %% comment are dropped
+                continue
+            if (
+                i not in s.hidden
+                and "[[" not in line
+                and "#" not in line
+                and ">" not in line
+                and (src_page == self.page or "](" not in line)
+            ):
+                out.append(line)  # nothing Obsidian on this line
+                i += 1
                 continue
             prose = s.prose(i)
             m = CALLOUT_RE.match(prose) if ">" in prose else None
