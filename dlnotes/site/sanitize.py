@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from html.parser import HTMLParser
 
 import nh3
 
@@ -159,37 +158,38 @@ def sanitize_notebook(html: str) -> str:
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_:-]*\Z")
-
-
-class _Inventory(HTMLParser):
-    """Counts the tags and ``tag[attribute]`` pairs of a fragment."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.seen: Counter[str] = Counter()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.seen[f"<{tag}>"] += 1
-        for name, _ in attrs:
-            if not _NAME.match(name):
-                continue  # not an attribute a browser would use (a stray comma...)
-            self.seen[f"<{tag} {name}>"] += 1
-            if name == "style":
-                # an unexpected CSS property is a removal even if the attribute stays
-                for part in (dict(attrs).get("style") or "").split(";"):
-                    prop = part.split(":", 1)[0].strip().lower()
-                    if prop:
-                        self.seen[f"<{tag} style:{prop}>"] += 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
+# What the inventory reads: a start tag with its attributes (quoted values may hold
+# ">"), after comments and the content of raw-text elements are blanked out.
+_RAW = re.compile(r"<!--.*?-->|(<(script|style)\b[^>]*>).*?</\2\s*>", re.S | re.I)
+_START = re.compile(r"""<([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+_ATTR = re.compile(
+    r"""([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
+)
 
 
 def _inventory(html: str) -> Counter[str]:
-    parser = _Inventory()
-    parser.feed(html)
-    parser.close()
-    return parser.seen
+    """How often each tag, ``tag attribute`` and ``tag style:property`` occurs.
+
+    A regular-expression reading, not a full HTML parse: it only has to notice what
+    the sanitiser took away, and it is several times faster than ``html.parser``.
+    """
+    seen: Counter[str] = Counter()
+    html = _RAW.sub(lambda m: m.group(1) or "", html)
+    for m in _START.finditer(html):
+        tag = m.group(1).lower()
+        seen[f"<{tag}>"] += 1
+        for a in _ATTR.finditer(m.group(2)):
+            name = a.group(1).lower()
+            if not _NAME.match(name):
+                continue  # not an attribute a browser would use (a stray comma...)
+            seen[f"<{tag} {name}>"] += 1
+            if name == "style":
+                value = a.group(2) or a.group(3) or a.group(4) or ""
+                for part in value.split(";"):
+                    prop = part.split(":", 1)[0].strip().lower()
+                    if prop:
+                        seen[f"<{tag} style:{prop}>"] += 1
+    return seen
 
 
 def removed(before: str, after: str) -> list[str]:
