@@ -235,8 +235,6 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
         study = self.config.serve_controls and self.config.tracker
-        if not (study or self.config.run_blocks):
-            return server
         from dlnotes.kb.tracker import Tracker
         from dlnotes.site.serve import (
             Endpoint,
@@ -277,7 +275,10 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             _stop_on_sigterm()
         self._session = Session(port)
         url = self._session.login_url("127.0.0.1" if ":" not in host else host)
+        # installed even without controls: it checks Host on every path
         server.set_app(Endpoint(server.get_app(), self._session, host, handlers))
+        if not handlers:
+            return server
         try:
             self._login_file = write_login_file(url, port)
             where = f" (also in {self._login_file}, readable only by you)"
