@@ -189,8 +189,11 @@ class Served:
                 )
             time.sleep(0.2)
         self.login_file = self.runtime / "dlnotes" / f"serve-{self.port}.url"
-        self.login_url = self.login_file.read_text(encoding="utf-8").strip()
-        self.cookie = _login_cookie(self.login_url)
+        # a site without study controls and Run buttons has no login link
+        self.login_url = self.cookie = ""
+        if self.login_file.exists():
+            self.login_url = self.login_file.read_text(encoding="utf-8").strip()
+            self.cookie = _login_cookie(self.login_url)
 
     def login(self, page: Any) -> None:
         """Log a Playwright page (its browser context) in, as the user would."""
