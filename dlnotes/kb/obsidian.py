@@ -196,42 +196,39 @@ def without_comments(s: Scan) -> list[str]:
     return out
 
 
+def _prose_lines(markdown: str | Scan, marker: str) -> Iterator[tuple[int, str]]:
+    """``(index, prose)`` of the text lines holding ``marker`` outside code."""
+    s = markdown if isinstance(markdown, Scan) else scan(markdown)
+    for i, line in enumerate(s.lines):
+        if marker in line and s.kinds[i] == TEXT:
+            yield i, s.prose(i)
+
+
 def find_links(markdown: str | Scan) -> list[WikiLink]:
     """Every wikilink and embed of a note, outside code and comments, in order."""
-    s = markdown if isinstance(markdown, Scan) else scan(markdown)
-    found: list[WikiLink] = []
-    for i, line in enumerate(s.lines):
-        if "[[" not in line or s.kinds[i] != TEXT:
-            continue
-        prose = s.prose(i)
-        for m in WIKILINK_RE.finditer(prose):
-            found.append(
-                WikiLink(
-                    target=m["target"].strip(),
-                    heading=(m["heading"] or "").strip(),
-                    alias=(m["alias"] or "").strip(),
-                    line=i + 1,
-                    col=m.start(),
-                    embed=bool(m["embed"]),
-                    raw=m.group(0),
-                )
-            )
-    return found
+    return [
+        WikiLink(
+            target=m["target"].strip(),
+            heading=(m["heading"] or "").strip(),
+            alias=(m["alias"] or "").strip(),
+            line=i + 1,
+            col=m.start(),
+            embed=bool(m["embed"]),
+            raw=m.group(0),
+        )
+        for i, prose in _prose_lines(markdown, "[[")
+        for m in WIKILINK_RE.finditer(prose)
+    ]
 
 
 def find_tags(markdown: str | Scan) -> list[Tag]:
     """Every ``#tag`` of a note outside code, comments, headings and links."""
-    s = markdown if isinstance(markdown, Scan) else scan(markdown)
-    found: list[Tag] = []
-    for i, line in enumerate(s.lines):
-        if "#" not in line or s.kinds[i] != TEXT:
-            continue
-        prose = _without_links(s.prose(i))
-        if HEADING_LINE_RE.match(prose):
-            continue
-        for m in TAG_RE.finditer(prose):
-            found.append(Tag(m["tag"], i + 1, m.start()))
-    return found
+    return [
+        Tag(m["tag"], i + 1, m.start())
+        for i, prose in _prose_lines(markdown, "#")
+        if not HEADING_LINE_RE.match(prose)
+        for m in TAG_RE.finditer(_without_links(prose))
+    ]
 
 
 def _without_links(prose: str) -> str:
