@@ -1,8 +1,11 @@
-"""The ResNet paper's complexity tables, recomputed from the models in dlnotes.
+"""Published complexity tables, recomputed from the models in dlnotes.
 
 He et al. 2015, arXiv:1512.03385: Table 1 ("FLOPs" row, which counts
 multiply-adds of the convolutions and the fully connected layer at 224x224)
-and Table 6 (parameters of the CIFAR-10 networks, option A shortcuts).
+and Table 6 (parameters of the CIFAR-10 networks, option A shortcuts); and
+torchvision's documented ``num_params`` and ``GFLOPS`` of the classic CNNs
+(its "GFLOPS" are multiply-adds of the convolutions and linear layers, the
+same convention as Table 1).
 
 The numbers come from :func:`dlnotes.complexity.profile`; the ImageNet models are
 built on PyTorch's ``meta`` device (shapes only: no memory, no arithmetic).
@@ -15,17 +18,23 @@ from dataclasses import dataclass
 
 import torch
 
-from dlnotes.complexity import profile
+from dlnotes.complexity import format_count, profile
 from dlnotes.models.cifar import PAPER_DEPTHS, cifar_resnet
+from dlnotes.models.registry import create_model, model_entry
 from dlnotes.models.resnet import DEPTHS, resnet
 
 __all__ = [
+    "CLASSIC_MODELS",
     "PAPER_CIFAR_PARAMS",
     "PAPER_IMAGENET_MULT_ADDS",
+    "TORCHVISION_NUMBERS",
     "CifarRow",
+    "ClassicRow",
     "ImageNetRow",
     "cifar_markdown",
     "cifar_table",
+    "classic_markdown",
+    "classic_table",
     "imagenet_markdown",
     "imagenet_table",
 ]
@@ -50,6 +59,40 @@ PAPER_CIFAR_PARAMS: dict[int, float] = {
 }
 # --8<-- [end:paper-numbers]
 
+# --8<-- [start:torchvision-numbers]
+# torchvision's model docs (pytorch.org/vision/stable/models): num_params and
+# GFLOPS (= 10^9 multiply-adds of conv + linear layers) at 224x224.
+TORCHVISION_NUMBERS: dict[str, tuple[int, float]] = {
+    "alexnet": (61_100_840, 0.71),
+    "vgg16": (138_357_544, 15.47),
+    "vgg19": (143_667_240, 19.63),
+    "googlenet": (6_624_904, 1.50),
+    "resnet18": (11_689_512, 1.81),
+    "resnet50": (25_557_032, 4.09),
+    "resnet152": (60_192_808, 11.51),
+    "densenet121": (7_978_856, 2.83),
+    "densenet161": (28_681_000, 7.73),
+    "densenet169": (14_149_480, 3.36),
+    "densenet201": (20_013_928, 4.29),
+}
+# --8<-- [end:torchvision-numbers]
+# In historical order; LeNet-5 (32x32 grey) and NiN have no torchvision model.
+CLASSIC_MODELS = (
+    ("lenet5", "LeNet-5", 1998),
+    ("alexnet", "AlexNet", 2012),
+    ("nin", "NiN", 2013),
+    ("vgg16", "VGG-16", 2014),
+    ("vgg19", "VGG-19", 2014),
+    ("googlenet", "GoogLeNet", 2014),
+    ("resnet18", "ResNet-18", 2015),
+    ("resnet50", "ResNet-50", 2015),
+    ("resnet152", "ResNet-152", 2015),
+    ("densenet121", "DenseNet-121", 2016),
+    ("densenet161", "DenseNet-161", 2016),
+    ("densenet169", "DenseNet-169", 2016),
+    ("densenet201", "DenseNet-201", 2016),
+)
+
 
 @dataclass(frozen=True)
 class ImageNetRow:
@@ -72,6 +115,19 @@ class CifarRow:
     params_c: int
     macs: int  # conv+fc multiply-adds at 32x32 (option A; not in the paper)
     paper_params: float
+
+
+@dataclass(frozen=True)
+class ClassicRow:
+    """One classic CNN at its default input size (224x224; LeNet-5 32x32)."""
+
+    name: str  # registry name
+    title: str
+    year: int
+    input_size: tuple[int, int, int]
+    params: int
+    macs: int  # conv + linear multiply-adds
+    torchvision: tuple[int, float] | None  # (num_params, GFLOPS) or None
 
 
 def _conv_fc_macs(
@@ -149,5 +205,42 @@ def cifar_markdown() -> str:
             f"| {r.depth} | {(r.depth - 2) // 6} | {r.paper_params / 1e6:.2f} "
             f"| {r.params_a:,} | {_pct(r.params_a, r.paper_params)} "
             f"| {r.params_b:,} | {r.params_c:,} | {r.macs / 1e6:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+@functools.cache
+def classic_table() -> tuple[ClassicRow, ...]:
+    """Params and conv+linear multiply-adds of the classic CNNs (meta device)."""
+    rows = []
+    for name, title, year in CLASSIC_MODELS:
+        size = model_entry(name).data_config.input_size
+        with torch.device("meta"):
+            params, macs = _conv_fc_macs(create_model(name), (1, *size))
+        rows.append(
+            ClassicRow(
+                name, title, year, size, params, macs, TORCHVISION_NUMBERS.get(name)
+            )
+        )
+    return tuple(rows)
+
+
+def classic_markdown() -> str:
+    """The classic CNNs' complexity as a Markdown table, torchvision's beside."""
+    lines = [
+        "| 网络 | 年份 | 输入 | 参数量 | torchvision 参数量 "
+        "| 乘加 | torchvision GFLOPS |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in classic_table():
+        tv_params, tv_gflops = (
+            (f"{r.torchvision[0]:,}", f"{r.torchvision[1]:.2f}")
+            if r.torchvision
+            else ("—", "—")
+        )
+        c, h, w = r.input_size
+        lines.append(
+            f"| {r.title} | {r.year} | {c}×{h}×{w} | {r.params:,} | {tv_params} "
+            f"| {format_count(r.macs)} | {tv_gflops} |"
         )
     return "\n".join(lines)
