@@ -246,21 +246,30 @@ def _bullet(body: str) -> bool:
     return bool(BULLET_ITEM_RE.match(body))
 
 
-def _signature(parsed: ParsedPage, skip: str | None) -> list[tuple[str, ...]]:
+def _signature(parsed: ParsedPage, skip: str | None) -> list[tuple[object, ...]]:
     """What must not change when item ``skip`` is edited.
 
     The answer of a question whose block holds ``skip`` (a resource nested in an
-    answer, say) changes with it, so it is left out.
+    answer, say) changes with it, so it is left out. An answer is compared by the
+    lines of its block (their hash: blocks nested 1,000 deep hold ~n² lines, and
+    their dedented text ~n³ characters).
     """
     line = 0
     if skip is not None:
         target = parsed.question(skip) or parsed.resource(skip) or parsed.chapter(skip)
         line = target.line if target else 0
-    sig: list[tuple[str, ...]] = []
+    sig: list[tuple[object, ...]] = []
+    bodies: list[str] = []
+    if parsed.questions:
+        bodies = [line_body(x) for x in parsed.questions[0].block_lines]
     for q in parsed.questions:
         if q.id != skip:
-            answer = "" if q.line < line <= q.end_line else q.answer
-            sig.append(("q", q.id, q.status, q.text, q.resolved or "", answer))
+            block = (
+                ()
+                if q.line < line <= q.end_line
+                else (q.end_line - q.line, hash(tuple(bodies[q.line : q.end_line])))
+            )
+            sig.append(("q", q.id, q.status, q.text, q.resolved or "", block))
     for r in parsed.resources:
         if r.id != skip:
             sig.append(("r", r.id, r.status, r.url, r.title))

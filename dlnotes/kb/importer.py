@@ -81,6 +81,7 @@ from dlnotes.kb.grammar import (
     is_question_heading,
     line_body,
     next_question_id,
+    question_ids,
     split_lines,
 )
 from dlnotes.kb.links import clean_title, clean_url
@@ -759,9 +760,10 @@ def import_text(
             else:
                 taken.add(m[1])
                 ids.append(m[1])
+    fresh = question_ids(topic, taken)
     for n, line in enumerate(out_lines):
         if PLACEHOLDER in line:
-            qid = next_question_id(topic, taken)
+            qid = next(fresh)
             taken.add(qid)
             ids.append(qid)
             out_lines[n] = line.replace(PLACEHOLDER, f"#{qid}")

@@ -30,6 +30,7 @@ chapters ``c-`` + 8 hex digits of a hash of their page, plan heading and text
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -53,10 +54,10 @@ from dlnotes.kb.grammar import (
     ResourceStatus,
     classify_lines,
     heading_text,
-    indent_width,
     is_blank,
     is_tag_line,
     item_id,
+    leading_spaces,
     line_body,
     short_hash,
     split_lines,
@@ -78,7 +79,6 @@ class Question:
     id: str
     text: str
     status: QuestionStatus
-    answer: str
     resolved: str | None
     page: str
     line: int
@@ -87,6 +87,19 @@ class Question:
     mark: str = " "
     path: Path | None = None
     comments: str = ""  # the HTML comments that end the line (review state)
+    # The page's lines and the block's indent: the answer is cut out when asked
+    # for (a question nested 1,000 deep would otherwise cost its whole page).
+    block_lines: list[str] = field(default_factory=list, repr=False, compare=False)
+    block_indent: int = field(default=0, repr=False, compare=False)
+    _answer: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def answer(self) -> str:
+        """The Markdown of the block indented below the question, dedented."""
+        if self._answer is None:
+            block = self.block_lines[self.line : self.end_line]
+            self._answer = _dedent([line_body(x) for x in block], self.block_indent)
+        return self._answer
 
     @property
     def topic(self) -> str:
@@ -201,7 +214,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
     heading = ""
     resource_seen: dict[str, int] = {}
     chapter_seen: dict[str, int] = {}
-    n = len(lines)
+    ends: list[int] | None = None
     for i, line in enumerate(visible):
         if kinds[i] != TEXT:
             continue
@@ -220,34 +233,23 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
         mark, rest = m["mark"], m["rest"]
         q = QUESTION_RE.match(rest) if "#Q-" in rest else None
         if q is not None and m["bullet"] in "-*+":
-            ind = indent_width(line)
-            end = i
-            j = i + 1
-            need = ind + 4
-            while j < n:
-                nxt = visible[j]
-                if not nxt.strip():
-                    j += 1
-                    continue
-                if not nxt.startswith(" " * need) and indent_width(nxt) < need:
-                    break
-                end = j
-                j += 1
-            answer = _dedent([line_body(x) for x in visible[i + 1 : end + 1]], ind + 4)
+            if ends is None:
+                ends = block_ends(visible)
             parsed.questions.append(
                 Question(
                     id=q["id"],
                     text=q["text"],
                     status=QUESTION_STATUS[mark],
-                    answer=answer,
                     resolved=q["date"],
                     page=page,
                     line=i + 1,
-                    end_line=end + 1,
+                    end_line=ends[i] + 1,
                     heading=heading,
                     mark=mark,
                     path=path,
                     comments=q["comments"] or "",
+                    block_lines=visible,
+                    block_indent=leading_spaces(line) + 4,
                 )
             )
             continue
@@ -296,6 +298,42 @@ def parse_page(text: str, page: str, path: Path | None = None) -> ParsedPage:
 def _done_date(rest: str) -> str | None:
     m = DONE_DATE_RE.search(rest)
     return m["date"] if m else None
+
+
+def block_ends(lines: list[str]) -> list[int]:
+    """For each line, the last line of the block indented 4 more below it.
+
+    The block of line ``i`` (0-based) runs to the last non-blank line before the
+    first non-blank line indented less than ``width(i) + 4``; ``ends[i] == i``
+    when it is empty. One pass from the end with a stack of the nearest lines of
+    ever smaller indent, so deeply nested lists cost ``O(n log n)``, not ``O(n²)``.
+    """
+    n = len(lines)
+    ends = list(range(n))
+    stack: list[int] = []  # line numbers, the nearest last
+    widths: list[int] = []  # their indents, strictly increasing
+    prev_text = [-1] * (n + 1)  # prev_text[k]: last non-blank line before k
+    seen = -1
+    for k in range(n):
+        prev_text[k] = seen
+        if not is_blank(lines[k]):
+            seen = k
+    prev_text[n] = seen
+    for i in range(n - 1, -1, -1):
+        line = lines[i]
+        if is_blank(line):
+            continue
+        w = leading_spaces(line)
+        # the nearest line after i with an indent below w + 4 stops the block
+        pos = bisect.bisect_left(widths, w + 4) - 1
+        stop = stack[pos] if pos >= 0 else n
+        ends[i] = max(i, prev_text[stop])
+        while widths and widths[-1] >= w:
+            widths.pop()
+            stack.pop()
+        stack.append(i)
+        widths.append(w)
+    return ends
 
 
 def _dedent(lines: list[str], width: int) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import time
 from pathlib import Path
 
 import pytest
 
+from dlnotes.cli import main
 from dlnotes.kb.grammar import (
     classify_lines,
     next_question_id,
@@ -222,3 +226,35 @@ def test_the_real_notes_parse_like_the_lead_regex() -> None:
             if m:
                 theirs.add((parsed.page, n, "Q-" + m["id"]))
     assert theirs <= mine
+
+
+def _commands_time(docs: Path, qid: str) -> float:
+    """Seconds for commands a user runs after an import (best of two)."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["questions", "--docs", str(docs)]) == 0
+            assert main(["resolve", qid, "--force", "--docs", str(docs)]) == 0
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_a_note_with_1000_nested_questions_keeps_commands_fast(tmp_path: Path) -> None:
+    # Each question nested in the one before: the page holds ~2 MB of indentation
+    # and answers of ~n² lines. The baseline: the same questions, not nested.
+    n = 1000
+    nested = "# 深\n\n" + "".join("  " * i + f"- 问题 {i}？\n" for i in range(n))
+    flat = "# 平\n\n" + "".join(f"- 问题 {i}？\n" for i in range(n))
+    timings = {}
+    for name, raw in (("flat", flat), ("nested", nested)):
+        docs = tmp_path / name / "docs"
+        docs.mkdir(parents=True)
+        source = tmp_path / name / "raw.md"
+        source.write_text(raw, encoding="utf-8")
+        argv = ["import", str(source), "--to", "deep/x.md", "--topic", "deep"]
+        with contextlib.redirect_stderr(io.StringIO()):
+            assert main([*argv, "--write", "--docs", str(docs)]) == 0
+        assert len(KnowledgeBase.scan(docs).questions) == n
+        timings[name] = _commands_time(docs, f"Q-deep-{n}")
+    assert timings["nested"] < 5 * timings["flat"] + 1.0, timings
