@@ -241,11 +241,13 @@ def _commands_time(docs: Path, qid: str) -> float:
 
 
 def test_a_note_with_1000_nested_questions_keeps_commands_fast(tmp_path: Path) -> None:
-    # Each question nested in the one before: the page holds ~2 MB of indentation
-    # and answers of ~n² lines. The baseline: the same questions, not nested.
+    # Each question nested in the one before (they carry their IDs, so the
+    # importer keeps them questions): the page holds ~2 MB of indentation and
+    # answers of ~n² lines. The baseline: the same questions, not nested.
     n = 1000
-    nested = "# 深\n\n" + "".join("  " * i + f"- 问题 {i}？\n" for i in range(n))
-    flat = "# 平\n\n" + "".join(f"- 问题 {i}？\n" for i in range(n))
+    items = [f"- [ ] 问题 {i}？ #Q-deep-{i:02d}\n" for i in range(1, n + 1)]
+    nested = "# 深\n\n" + "".join("  " * i + item for i, item in enumerate(items))
+    flat = "# 平\n\n" + "".join(items)
     timings = {}
     for name, raw in (("flat", flat), ("nested", nested)):
         docs = tmp_path / name / "docs"
