@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
 import tomllib
@@ -313,6 +314,18 @@ class _ModelNames(Sequence[str]):
         return name in self._names()
 
 
+_MODELS = _ModelNames()
+
+
+def _model_name(text: str) -> str:
+    """A registered model name, else one line suggesting the nearest names."""
+    if text not in _MODELS:
+        close = difflib.get_close_matches(text, list(_MODELS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}{hint}")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--config FILE``, ``--print-config`` and one flag per
     :class:`TrainConfig` field to ``parser`` (e.g. the ``train`` subparser of
@@ -351,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         elif typing.get_origin(tp) is dict:
             kwargs.update(type=_yaml_mapping, metavar="YAML")
         elif f.name == "model":  # the registry's names, read only when needed
-            kwargs.update(type=str, choices=_ModelNames(), metavar="NAME")
+            kwargs.update(type=_model_name, choices=_MODELS, metavar="NAME")
             kwargs["help"] = help_text + "; one of: %(choices)s"
         else:
             kwargs["type"] = tp

@@ -53,6 +53,17 @@ def test_help_lists_every_registered_model() -> None:
         assert f" {name}," in text or f" {name} " in text, name
 
 
+def test_a_mistyped_model_gets_one_line_with_the_nearest_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "resnet5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unknown model 'resnet5'; did you mean resnet50" in err
+
+
 def test_registry_defaults_sit_under_the_flags(tmp_path: Path) -> None:
     defaults = model_entry("cnn").train_defaults
     assert defaults  # the registry gives the small CNN its own settings
