@@ -10,6 +10,15 @@ plugin, whose index page is ``tags.md``. A wikilink that does not resolve, or an
 embed that embeds itself, is a warning ``docs/PAGE:LINE: ...``: ``mkdocs build
 --strict`` fails on it.
 
+Why not the plugins on PyPI: mkdocs-callouts (maintained, offline) was tried first,
+but it converts callouts inside ``~~~`` fences and indented code, quotes titles
+naively and inserts lines (which shifts the ``file:line`` of every later problem);
+the wikilink plugins (roamlinks, ezlinks, obsidian-bridge) each carry their own
+resolution rules, which the importer and ``dlnotes check`` could not share. Here every
+form comes from the one
+grammar (:mod:`dlnotes.kb.grammar`) that the importer, ``dlnotes check`` and the
+tracker use, so they agree with what the site renders.
+
 Options (``plugins: - dlnotes-obsidian: {...}``): ``attachments`` (folders searched
 for ``![[file]]`` after the note's own folder; Obsidian's defaults),
 ``titles`` (also resolve ``[[Page title]]``, default true), ``tags_page``
