@@ -202,6 +202,11 @@ def _import(p: argparse.ArgumentParser) -> None:
         help="docs folder for new pages (inbox)",
     )
     p.add_argument("--topic", help="question ID topic (default: the page's folder)")
+    p.add_argument(
+        "--attachments",
+        metavar="DIR",
+        help="also copy images from DIR (default: only from the note's own folder)",
+    )
 
 
 def _run(p: argparse.ArgumentParser) -> None:

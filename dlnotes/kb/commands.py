@@ -434,4 +434,5 @@ def import_notes(args: argparse.Namespace) -> int:
         to=args.to,
         dest=args.dest,
         topic=args.topic,
+        attachments=Path(args.attachments) if args.attachments else None,
     )

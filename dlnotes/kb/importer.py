@@ -29,8 +29,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import posixpath
 import re
 import shutil
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -117,10 +120,7 @@ class ImportResult:
 def decode_note(raw: bytes, name: str = "file") -> tuple[str, str]:
     """``(text, encoding)``; garbage (empty, binary, huge) raises ImportFailure."""
     if len(raw) > MAX_BYTES:
-        raise ImportFailure(
-            f"{name}: too large for a note ({len(raw) / 2**20:.1f} MiB > "
-            f"{MAX_BYTES // 2**20} MiB)"
-        )
+        raise ImportFailure(_too_large(name, len(raw)))
     boms = (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe", "utf-16"),
@@ -502,6 +502,7 @@ class _Inline:
     images: list[tuple[Path, str]]
     line_no: int = 0
     vault: Vault | None = None
+    attachments: Path | None = None  # a folder the user allows images from
 
     def note(self, message: str) -> str:
         """Report ``message`` for the current line; returns "" to chain in a sub."""
@@ -514,13 +515,34 @@ def _comment(text: str) -> str:
 
 
 def _local_file(ctx: _Inline, target: str) -> Path | None:
+    """The file ``target`` names, if it lies inside the note's box.
+
+    The box is the note's own folder (and below), or the ``--attachments`` folder
+    the user named. A path that leads out of it (``../``, an absolute path, a
+    symlink pointing elsewhere) is refused and reported: importing a note never
+    copies a file the note's author could not see beside it.
+    """
     if ctx.source_dir is None:
         return None
     target = unquote(target.split("#", 1)[0].split("?", 1)[0])
     if not target:
         return None
-    path = ctx.source_dir / target
-    return path if path.is_file() else None
+    boxes = [ctx.source_dir] + ([ctx.attachments] if ctx.attachments else [])
+    outside = False
+    for box in boxes:
+        real_box = box.resolve()
+        path = (box / target).resolve()
+        if path.is_relative_to(real_box):
+            if path.is_file():
+                return path
+        elif path.is_file():
+            outside = True
+    if outside:
+        ctx.note(
+            f"{target} lies outside the note's folder: not copied "
+            "(--attachments DIR allows a folder)"
+        )
+    return None
 
 
 def _attachment(ctx: _Inline, target: str) -> Path | None:
@@ -685,6 +707,7 @@ def import_text(
     encoding: str = "utf-8",
     vault: Vault | None = None,
     previous: str | None = None,
+    attachments: Path | None = None,
 ) -> ImportResult:
     """Normalise the raw note ``text`` into the page ``page`` (docs-relative).
 
@@ -736,7 +759,9 @@ def import_text(
     if vault is not None:  # the new page itself, for `[[#heading]]`
         draft = "".join(f"{x.text}\n" for x in collapsed)
         vault = vault.with_page(page, draft)
-    ctx = _Inline(source_dir, page, slugs, report, images, vault=vault)
+    ctx = _Inline(
+        source_dir, page, slugs, report, images, vault=vault, attachments=attachments
+    )
     out_lines: list[str] = []
     for n, item in enumerate(collapsed, 1):
         ctx.line_no = n
@@ -944,6 +969,80 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+# Pages the site generates from the notes (the defaults of the dlnotes and
+# dlnotes-obsidian plugins): an imported page there would hide or break them.
+GENERATED_PAGES = frozenset({"progress.md", "review.md", "tags.md"})
+
+
+def read_source(source: Path) -> bytes:
+    """The bytes of a raw note; anything but a regular file of sane size is refused.
+
+    The file is opened without blocking and checked (``fstat``) before a byte is
+    read: a FIFO, a device such as ``/dev/zero`` or a socket gets one clear line,
+    never a hang or an out-of-memory, and a large file is refused by its size.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except IsADirectoryError:
+        raise ImportFailure(f"{source}: is a folder, not a note") from None
+    except OSError as exc:
+        raise ImportFailure(f"{source}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImportFailure(f"{source}: is a folder, not a note")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImportFailure(
+                f"{source}: not a regular file (a pipe, device or socket); nothing read"
+            )
+        if st.st_size > MAX_BYTES:
+            raise ImportFailure(_too_large(source, st.st_size))
+        raw = f.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:  # it grew while being read
+        raise ImportFailure(_too_large(source, len(raw)))
+    return raw
+
+
+def _too_large(source: Path | str, size: int) -> str:
+    return (
+        f"{source}: too large for a note ({size / 2**20:.1f} MiB > "
+        f"{MAX_BYTES // 2**20} MiB)"
+    )
+
+
+def page_in_docs(
+    docs_dir: Path, page: str, option: str, *, folder: bool = False
+) -> str:
+    """``page`` as a docs-relative path that stays inside ``docs_dir``.
+
+    Accepts ``cnn/x.md``, ``docs/cnn/x.md`` and a path to a file in docs; refuses
+    absolute paths elsewhere, ``..`` that leads out, and the pages the site
+    generates. ``folder``: ``page`` names a folder (``--dest``).
+    """
+    raw = page.replace("\\", "/")
+    if os.path.isabs(raw):
+        docs = os.path.abspath(docs_dir)
+        inside = os.path.normpath(raw)
+        if not inside.startswith(docs + os.sep):
+            raise StudyError(f"{option} {page}: not inside the docs folder {docs_dir}")
+        raw = os.path.relpath(inside, docs)
+    rel = posixpath.normpath(raw.removeprefix("docs/"))
+    if rel in ("", ".") and folder:
+        return "."
+    if rel in ("", ".", "..") or rel.startswith("../"):
+        raise StudyError(f"{option} {page}: not inside the docs folder {docs_dir}")
+    if folder:
+        return rel
+    if not rel.endswith(".md"):
+        rel += ".md"
+    if rel in GENERATED_PAGES:
+        raise StudyError(
+            f"{option} {page}: docs/{rel} is generated from the notes; "
+            "import to another page"
+        )
+    return rel
+
+
 def run_import(
     docs_dir: Path,
     files: list[Path],
@@ -953,27 +1052,25 @@ def run_import(
     to: str | None = None,
     dest: str = "inbox",
     topic: str | None = None,
+    attachments: Path | None = None,
     out: Callable[[str], None] | None = None,
     err: Callable[[str], None] | None = None,
 ) -> int:
-    """Import ``files`` (dry run unless ``write``). Returns the exit code."""
+    """Import ``files`` (dry run unless ``write``). Returns the exit code.
+
+    ``to`` / ``dest`` name a page / folder inside ``docs_dir`` (never a page the
+    site generates); images are copied from the note's folder or ``attachments``.
+    """
     say = out or (lambda s: print(s))
     warn = err or (lambda s: print(s, file=sys.stderr))
     if to and len(files) > 1:
         raise StudyError("--to takes one FILE; use --dest DIR for several")
+    if attachments is not None and not attachments.is_dir():
+        raise StudyError(f"--attachments {attachments}: not a folder")
     failed = 0
     for source in files:
         try:
-            raw = source.read_bytes()
-        except IsADirectoryError:
-            warn(f"dlnotes import: error: {source}: is a folder, not a note")
-            failed += 1
-            continue
-        except OSError as exc:
-            warn(f"dlnotes import: error: {source}: {exc.strerror}")
-            failed += 1
-            continue
-        try:
+            raw = read_source(source)
             text, encoding = decode_note(raw, str(source))
         except ImportFailure as exc:
             warn(f"dlnotes import: error: {exc}")
@@ -982,10 +1079,13 @@ def run_import(
         origin = str(source.resolve())
         kb = KnowledgeBase.scan(docs_dir)
         made = _page_made_from(kb, origin)  # re-import: the page it made before
-        page = to or made or f"{dest.strip('/')}/{_page_name(source)}"
-        page = page.removeprefix("docs/")
-        if not page.endswith(".md"):
-            page += ".md"
+        if to:
+            page = page_in_docs(docs_dir, to, "--to")
+        elif made:
+            page = made
+        else:
+            folder = page_in_docs(docs_dir, dest, "--dest", folder=True)
+            page = page_in_docs(docs_dir, f"{folder}/{_page_name(source)}", "--dest")
         target = docs_dir / page
         previous = _previous_import(target, origin)
         chosen = topic or _topic_for(page)
@@ -1002,6 +1102,7 @@ def run_import(
                 encoding=encoding,
                 vault=Vault.scan(docs_dir),
                 previous=previous,
+                attachments=attachments,
             )
         except ValueError as exc:
             raise StudyError(str(exc)) from exc

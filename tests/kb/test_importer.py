@@ -292,3 +292,126 @@ def test_recover_line_breaks_keeps_emphasis_and_code() -> None:
         "    * 子项 `a * b`",
         "        1. 第一",
     ]
+
+
+# --------------------------------------------------------------------------- #
+# The importer stays inside its box
+# --------------------------------------------------------------------------- #
+
+PNG = b"\x89PNG\r\n\x1a\nfake"
+
+
+def test_images_are_copied_only_from_inside_the_notes_folder(
+    tmp_path: Path,
+    site: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(site)
+    home = tmp_path / "home"
+    (home / "notes/img").mkdir(parents=True)
+    (home / "secret.png").write_bytes(PNG + b"secret")
+    (home / "notes/img/ok.png").write_bytes(PNG)
+    (home / "notes/img/link.png").symlink_to(home / "secret.png")
+    note = home / "notes/note.md"
+    note.write_text(
+        "# 图\n\n![ok](img/ok.png)\n\n![up](../secret.png)\n\n"
+        f"![abs]({home / 'secret.png'})\n\n![link](img/link.png)\n",
+        encoding="utf-8",
+    )
+    assert main(["import", str(note), "--to", "cnn/figs.md", "--write"]) == 0
+    copied = site / "docs/assets/imported/cnn-figs"
+    assert sorted(p.name for p in copied.iterdir()) == ["ok.png"]
+    err = capsys.readouterr().err
+    assert err.count("lies outside the note's folder: not copied") == 3
+    text = (site / "docs/cnn/figs.md").read_text(encoding="utf-8")
+    assert re.findall(r"!\[[^\]]*\]\(([^)]*)\)", text) == [
+        "../assets/imported/cnn-figs/ok.png"
+    ]
+    # the user names a folder: its images come too
+    assert main(["import", str(note), "--to", "cnn/figs2.md", "--write",
+                 "--attachments", str(home)]) == 0  # fmt: skip
+    copied = site / "docs/assets/imported/cnn-figs2"
+    assert sorted(p.name for p in copied.iterdir()) == ["ok.png", "secret.png"]
+    assert (copied / "secret.png").read_bytes() == PNG + b"secret"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--to", "../evil.md", "not inside the docs folder"),
+        ("--to", "cnn/../../evil.md", "not inside the docs folder"),
+        ("--to", "/tmp/dlnotes-evil.md", "not inside the docs folder"),
+        ("--dest", "../..", "not inside the docs folder"),
+        ("--dest", "/tmp", "not inside the docs folder"),
+        ("--to", "progress.md", "docs/progress.md is generated from the notes"),
+        ("--to", "docs/review", "docs/review.md is generated from the notes"),
+    ],
+)
+def test_to_and_dest_stay_inside_docs(
+    tmp_path: Path,
+    site: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(site)
+    note = tmp_path / "note.md"
+    note.write_text("# 笔记\n\n为什么？\n", encoding="utf-8")
+    before = sorted(p for p in tmp_path.rglob("*") if "site" not in p.parts)
+    assert main(["import", str(note), option, value, "--write"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert sorted(p for p in tmp_path.rglob("*") if "site" not in p.parts) == before
+    assert not Path("/tmp/dlnotes-evil.md").exists()
+    assert not (site / "docs/progress.md").exists()
+
+
+def test_new_pages_and_images_get_normal_modes(
+    tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(site)
+    (tmp_path / "fig.png").write_bytes(PNG)
+    note = tmp_path / "note.md"
+    note.write_text("# 图\n\n![图](fig.png)\n", encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        assert main(["import", str(note), "--to", "new/page.md", "--write"]) == 0
+    finally:
+        os.umask(old)
+    docs = site / "docs"
+    assert (docs / "new/page.md").stat().st_mode & 0o777 == 0o644
+    assert (docs / "assets/imported/new-page/fig.png").stat().st_mode & 0o777 == 0o644
+    assert (docs / "new").stat().st_mode & 0o777 == 0o755
+
+
+def _import_cli(site: Path, source: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dlnotes", "import", source, "--write"],
+        cwd=site,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+        capture_output=True,
+        text=True,
+        timeout=60,  # a read of a FIFO would block forever
+    )
+
+
+def test_fifos_devices_and_huge_files_are_refused_before_reading(
+    tmp_path: Path, site: Path
+) -> None:
+    fifo = tmp_path / "note.fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.md"
+    with open(huge, "wb") as f:  # sparse: 8 GiB that take no disk
+        f.truncate(8 * 2**30)
+    for source, message in (
+        (str(fifo), "not a regular file (a pipe, device or socket); nothing read"),
+        ("/dev/zero", "not a regular file (a pipe, device or socket); nothing read"),
+        (str(huge), "too large for a note (8192.0 MiB > 2 MiB)"),
+    ):
+        proc = _import_cli(site, source)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == f"dlnotes import: error: {source}: {message}"
+    assert not (site / "docs/inbox").exists()
