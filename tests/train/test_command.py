@@ -4,6 +4,7 @@ where a run resumed, and an interrupt reported on a fresh line."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import pty
 import select
@@ -19,7 +20,8 @@ import torch
 
 from dlnotes.models import list_models, model_entry
 from dlnotes.train.checkpoint import CHECKPOINT_NAME
-from dlnotes.train.command import EXIT_AT_CHANCE, config_from_args, main
+from dlnotes.train.command import EXIT_AT_CHANCE, config_from_args, main, run
+from dlnotes.train.config import add_arguments
 from tests.support import ROOT
 
 # 8x8 grey digits keep every run here to a few seconds
@@ -161,3 +163,33 @@ def test_interrupt_message_starts_on_a_fresh_line(tmp_path: Path) -> None:
     before, sep, message = text.partition("dlnotes train: interrupted")
     assert sep and before.endswith("\n"), text[-400:]
     assert message.startswith("; continue from the last checkpoint with --resume")
+
+
+def test_bad_config_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("amp: fp32\n", encoding="utf-8")
+    assert main(["--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "amp must be one of none, bf16, fp16" in err
+    with pytest.raises(SystemExit) as info:
+        main(["--lr", "fast"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--lr" in err
+    assert main(["--dataset", "cifar10", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cifar-10-python.tar.gz" in err
+
+
+def test_flags_work_as_a_dlnotes_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="dlnotes")
+    sub = parser.add_subparsers(dest="command")
+    add_arguments(sub.add_parser("train"))
+    args = parser.parse_args(
+        ["train", "--print-config", "--model", "cnn", "--milestones", "3", "4"]
+    )
+    assert run(args) == 0
+    out = capsys.readouterr().out
+    assert "model: cnn\n" in out and "- 3\n- 4\n" in out.replace("  ", "")

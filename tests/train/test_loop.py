@@ -3,10 +3,7 @@ real SIGKILL, NaN stop, 2-process DDP."""
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
-import math
 import os
 import runpy
 import signal
@@ -24,17 +21,12 @@ import torch
 from dlnotes.train import (
     CHECKPOINT_NAME,
     CheckpointError,
-    ProgressBar,
     TrainConfig,
     TrainingDiverged,
-    config_from_args,
     load_training_checkpoint,
-    lr_factor,
     main,
-    run,
     train,
 )
-from dlnotes.train.config import add_arguments, build_parser
 from dlnotes.transfer import load_pretrained
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,121 +66,6 @@ def _without_times(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------
-# configuration
-# ---------------------------------------------------------------------------
-
-
-def test_every_field_has_a_flag_and_help() -> None:
-    parser = build_parser()
-    flags = {s for a in parser._actions for s in a.option_strings}
-    for name in TrainConfig.__dataclass_fields__:
-        assert "--" + name.replace("_", "-") in flags
-    help_text = parser.format_help()
-    assert "--no-channels-last" in help_text and "bf16" in help_text
-
-
-def test_file_values_then_flags_override(tmp_path: Path) -> None:
-    yml = tmp_path / "run.yaml"
-    yml.write_text(
-        "model: cifar_resnet32\nmodel_kwargs: {shortcut: B}\nlr: 0.2\n"
-        "milestones: [91, 136]\nchannels-last: true\n",
-        encoding="utf-8",
-    )
-    config, print_only = config_from_args(["--config", str(yml), "--lr", "0.05"])
-    assert not print_only
-    assert config.model == "cifar_resnet32" and config.model_kwargs == {"shortcut": "B"}
-    assert config.lr == 0.05  # the flag wins over the file
-    assert config.milestones == [91, 136] and config.channels_last
-    assert config.epochs == TrainConfig().epochs  # untouched default
-    toml = tmp_path / "run.toml"
-    toml.write_text('amp = "bf16"\nbatch_size = 256\nnesterov = true\n', "utf-8")
-    config, _ = config_from_args(["--config", str(toml), "--no-nesterov"])
-    assert (config.amp, config.batch_size, config.nesterov) == ("bf16", 256, False)
-
-
-@pytest.mark.parametrize(
-    ("values", "message"),
-    [
-        ({"amp": "fp32"}, "amp must be one of none, bf16, fp16; got 'fp32'"),
-        ({"schedule": "poly"}, "schedule must be one of step, cosine, constant"),
-        ({"lr": "fast"}, "lr must be a number; got 'fast'"),
-        ({"batch_size": 0}, "batch_size must be >= 1; got 0"),
-        ({"epochs": 2.5}, "epochs must be an integer"),
-        ({"milestones": [30, 10]}, "milestones must be increasing"),
-        ({"learning_rate": 0.1}, "unknown config key 'learning_rate'"),
-        ({"dataset": "mnist"}, "dataset must be one of digits, synthetic, cifar10"),
-    ],
-)
-def test_bad_values_name_the_field(values: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        TrainConfig.from_dict(values)
-
-
-def test_bad_config_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("amp: fp32\n", encoding="utf-8")
-    assert main(["--config", str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "amp must be one of none, bf16, fp16" in err
-    with pytest.raises(SystemExit) as info:
-        main(["--lr", "fast"])
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--lr" in err
-    assert main(["--dataset", "cifar10", "--data-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cifar-10-python.tar.gz" in err
-
-
-def test_flags_work_as_a_dlnotes_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="dlnotes")
-    sub = parser.add_subparsers(dest="command")
-    add_arguments(sub.add_parser("train"))
-    args = parser.parse_args(
-        ["train", "--print-config", "--model", "cnn", "--milestones", "3", "4"]
-    )
-    assert run(args) == 0
-    out = capsys.readouterr().out
-    assert "model: cnn\n" in out and "- 3\n- 4\n" in out.replace("  ", "")
-
-
-# ---------------------------------------------------------------------------
-# learning-rate schedule
-# ---------------------------------------------------------------------------
-
-
-def test_step_schedule_of_the_paper() -> None:
-    # paper section 4.2: lr 0.1, divided by 10 at 32k and 48k iterations of 64k
-    config = TrainConfig(epochs=64, milestones=[32000, 48000], milestones_unit="step")
-    factors = [lr_factor(s, config, 64000) for s in (0, 31999, 32000, 47999, 48000)]
-    assert factors == pytest.approx([1, 1, 0.1, 0.1, 0.01])
-    by_epoch = TrainConfig(epochs=10, milestones=[5, 8])
-    assert lr_factor(5 * 7 - 1, by_epoch, 70) == 1
-    assert lr_factor(5 * 7, by_epoch, 70) == pytest.approx(0.1)
-    default = TrainConfig(epochs=4)  # no milestones: 50% and 75% of training
-    assert [lr_factor(s, default, 40) for s in (19, 20, 29, 30)] == pytest.approx(
-        [1, 0.1, 0.1, 0.01]
-    )
-
-
-def test_cosine_schedule_and_warmup() -> None:
-    config = TrainConfig(epochs=10, schedule="cosine")
-    assert lr_factor(0, config, 100) == 1
-    assert lr_factor(50, config, 100) == pytest.approx(0.5)
-    assert lr_factor(100, config, 100) == pytest.approx(0.0, abs=1e-12)
-    assert lr_factor(25, config, 100) == pytest.approx((1 + math.cos(math.pi / 4)) / 2)
-    warm = TrainConfig(epochs=10, schedule="constant", warmup_steps=4)
-    assert [lr_factor(s, warm, 100) for s in range(6)] == [0.25, 0.5, 0.75, 1, 1, 1]
-    # cosine after a warm-up: the decay starts where the warm-up ends
-    both = TrainConfig(epochs=1, schedule="cosine", warmup_steps=10)
-    assert lr_factor(9, both, 110) == 1 and lr_factor(60, both, 110) == pytest.approx(
-        0.5
-    )
-
-
-# ---------------------------------------------------------------------------
 # a run: metrics files, plot, model file
 # ---------------------------------------------------------------------------
 
@@ -214,16 +91,6 @@ def test_run_writes_metrics_plot_and_a_reusable_model(tmp_path: Path) -> None:
     ckpt = load_training_checkpoint(tmp_path / CHECKPOINT_NAME)
     assert ckpt["position"] == ckpt["position"] | {"epoch": 2, "batch": 0, "step": 88}
     assert ckpt["config"]["lr"] == 0.05 and len(ckpt["history"]) == 2
-
-
-def test_progress_bar_line() -> None:
-    stream = io.StringIO()  # not a terminal: only the final line is written
-    bar = ProgressBar(10, "epoch 1/3", stream=stream, width=10)
-    bar.update(5, {"loss": "0.5000", "": "123 img/s"})
-    assert stream.getvalue() == ""
-    bar.update(10, {"loss": "0.2500", "": "456 img/s"})
-    bar.close()
-    assert stream.getvalue() == "epoch 1/3 [##########] 10/10 loss 0.2500 456 img/s\n"
 
 
 def _tiny_cifar10(root: Path) -> None:
