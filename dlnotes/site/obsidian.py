@@ -41,7 +41,7 @@ from mkdocs.structure.pages import Page
 
 from dlnotes.kb.notes import read_note
 from dlnotes.kb.obsidian import string_list
-from dlnotes.kb.obsidian_render import Options, render
+from dlnotes.kb.obsidian_render import Options, Rendered, render
 from dlnotes.kb.wikilinks import ATTACHMENT_FOLDERS, Slugify, Vault, page_info
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.obsidian")
@@ -69,8 +69,17 @@ class ObsidianPlugin(BasePlugin[ObsidianConfig]):
         self._slugify: Slugify | None = None
         self._tag_slugify: Any = None
         self._cache: dict[str, tuple[int, int, str, Any]] = {}  # path -> info
+        self._fingerprint = 0
+        # page -> (markdown, vault key, result, texts of the notes it embeds)
+        self._rendered: dict[
+            str, tuple[str, tuple[int, str | None, bool], Rendered, dict[str, str]]
+        ] = {}
         self._docs = Path()
         self._root = Path()
+
+    # Defining on_startup keeps this object (and its caches) across serve rebuilds.
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self._rendered.clear()
 
     def on_config(self, config: Any) -> Any:
         names = [e if isinstance(e, str) else "" for e in config.markdown_extensions]
@@ -113,6 +122,21 @@ class ObsidianPlugin(BasePlugin[ObsidianConfig]):
         for gone in set(self._cache) - seen:
             del self._cache[gone]
         self.vault = Vault(pages, set(paths), self._slugify)
+        # what every page's links resolve against: names, titles, aliases, anchors
+        self._fingerprint = hash(
+            (
+                tuple(sorted(paths)),
+                tuple(
+                    (
+                        path,
+                        info.title,
+                        tuple(info.aliases),
+                        tuple((h.text, h.anchor, h.level) for h in info.headings),
+                    )
+                    for path, info in sorted(pages.items())
+                ),
+            )
+        )
         return files
 
     def _info(self, page: str, path: Path) -> Any:
@@ -131,6 +155,25 @@ class ObsidianPlugin(BasePlugin[ObsidianConfig]):
         if hit is not None:
             return str(hit[2])
         return read_note(self._docs / page)
+
+    def _render(self, markdown: str, src: str, options: Options) -> Rendered:
+        """:func:`render`, reused across ``mkdocs serve`` rebuilds while the page,
+        the notes it embeds and every name and heading it could link to are the
+        same (a 500-note vault re-renders only what an edit touched)."""
+        assert self.vault is not None
+        key = (self._fingerprint, options.tags_page, options.titles)
+        hit = self._rendered.get(src)
+        if (
+            hit is not None
+            and hit[0] == markdown
+            and hit[1] == key
+            and all(self._source(p) == text for p, text in hit[3].items())
+        ):
+            return hit[2]
+        result = render(markdown, src, self.vault, self._source, options)
+        embedded = {p: self._source(p) for p in result.embeds}
+        self._rendered[src] = (markdown, key, result, embedded)
+        return result
 
     # After the tracker (priority 0), before Material's tags plugin (-50).
     @event_priority(-10)
@@ -151,7 +194,7 @@ class ObsidianPlugin(BasePlugin[ObsidianConfig]):
             attachments=tuple(self.config.attachments),
             titles=self.config.titles,
         )
-        result = render(markdown, src, self.vault, self._source, options)
+        result = self._render(markdown, src, options)
         where = _display(page, self._root)
         offset = _front_matter_lines(page) if result.problems else 0
         for problem in result.problems:
