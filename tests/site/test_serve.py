@@ -21,7 +21,7 @@ import pytest
 from dlnotes.kb.notes import KnowledgeBase
 from dlnotes.kb.tracker import Tracker
 from dlnotes.site.serve import MAX_BODY, Endpoint, study_handlers
-from tests.support.sites import Served
+from tests.support.sites import Served, make_site
 from tests.support.wsgi import COOKIE, PORT, SESSION, environ, passthrough, post_json
 
 CALLED: list[str] = []
@@ -324,3 +324,28 @@ def test_malformed_requests_never_get_500(
     assert b"Traceback" not in answer and b"dlnotes-session" not in answer
     log = served.log.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_the_host_check_stays_when_the_controls_are_off(tmp_path: Path) -> None:
+    make_site(tmp_path)
+    config = tmp_path / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "      vendor: false\n",
+            "      vendor: false\n"
+            "      serve_controls: false\n"
+            "      run_blocks: false\n",
+        ),
+        encoding="utf-8",
+    )
+    server = Served(tmp_path)
+    try:
+        assert server.login_url == ""  # nothing to log in to
+        assert _get(server.url + "/cnn/sharing/")[0] == 200
+        status, _, body = _get(
+            server.url + "/cnn/sharing/", {"Host": f"evil.example:{server.port}"}
+        )
+        assert status == 403 and "Q-cnn-01" not in body
+    finally:
+        server.stop()
