@@ -207,6 +207,11 @@ def _import(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also copy images from DIR (default: only from the note's own folder)",
     )
+    p.add_argument(
+        "--keep-html",
+        action="store_true",
+        help="keep raw HTML and script links as written (default: shown as text)",
+    )
 
 
 def _run(p: argparse.ArgumentParser) -> None:

@@ -16,32 +16,42 @@ Checks:
 * questions that are not tracked because they sit inside a code block: an unclosed
   fence, a fence without a language, or an indented code block (a fence with a
   language, e.g. ```` ```markdown ````, is a deliberate example and is not reported);
+* raw HTML that would run script in the reader's browser: ``<script>``, ``on*=``
+  event handlers, ``javascript:`` URLs (:func:`active_content`);
 * temporary files left by an interrupted edit.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 from dlnotes.fileio import TEMP_NAME_RE
 from dlnotes.kb.grammar import (
+    ANY_AUTOLINK_RE,
     AUTOLINK_RE,
     BARE_URL_RE,
     CODE,
     CODE_SPAN_RE,
     COMMENT_MARK,
     EMBED_RE,
+    EVENT_HANDLER_RE,
     FIGURE_ASSET_RE,
     FIGURE_RE,
+    LINK_DEFINITION_RE,
     LINK_RE,
     LOOSE_ID_RE,
     QUESTION_ID_RE,
     QUESTION_RE,
     QUOTE_RE,
+    RAW_TAG_RE,
+    SCRIPT_TAGS,
     TASK_RE,
     TEXT,
+    URL_ATTR_RE,
+    is_script_url,
     is_url,
     line_body,
 )
@@ -169,6 +179,8 @@ def check_page(
                     and not _image_exists(docs_dir, parsed.page, m["url"], figures)
                 ):
                     add(n, f"missing image {m['url']}")
+    for n, message in active_content(parsed):
+        add(n, message)
     for block in parsed.code_blocks:
         if block.kind == "fence" and not block.closed:
             add(block.start, "code fence is never closed: the rest of the page is code")
@@ -272,3 +284,64 @@ def check_docs(
                 )
             )
     return sorted(problems)
+
+
+def active_content(parsed: ParsedPage) -> list[tuple[int, str]]:
+    """``(line, message)`` for raw HTML in the page that would run script.
+
+    ``<script>`` elements, ``on*=`` event handlers and ``javascript:`` (or
+    ``vbscript:``, ``data:text/html``) URLs in tags, Markdown links, autolinks and
+    link definitions. Code (fences, indented code, code spans) and comments are
+    not looked at: there they are text. Tags may span lines.
+    """
+    texts = [
+        _blank_code_spans(line_body(line)) if kind == TEXT else ""
+        for line, kind in zip(parsed.lines, parsed.kinds, strict=True)
+    ]
+    found: list[tuple[int, str]] = []
+    joined = "\n".join(texts)
+    if "<" in joined:
+        starts = [0]
+        for text in texts:
+            starts.append(starts[-1] + len(text) + 1)
+        for m in RAW_TAG_RE.finditer(joined):
+            n = bisect.bisect_right(starts, m.start())
+            name = m["name"].lower()
+            if name in SCRIPT_TAGS and not m["close"]:
+                why = "a program that runs in the reader's browser"
+                found.append((n, f"raw <{name}> in the note: {why} ({REMOVED})"))
+            for h in EVENT_HANDLER_RE.finditer(m["attrs"]):
+                n = bisect.bisect_right(starts, m.start("attrs") + h.start())
+                what = f"event handler {h['attr']}= in raw HTML <{name}>"
+                found.append((n, f"{what}: script in the reader's browser ({REMOVED})"))
+            for u in URL_ATTR_RE.finditer(m["attrs"]):
+                url = u["dq"] if u["dq"] is not None else u["sq"] or u["bare"] or ""
+                n = bisect.bisect_right(starts, m.start("attrs") + u.start())
+                if is_script_url(url):
+                    found.append((n, _script_url_message(url)))
+    for i, text in enumerate(texts):
+        if ":" not in text:
+            continue
+        urls = [m["url"].strip("<>") for m in LINK_RE.finditer(text)]
+        urls += [m["url"] for m in ANY_AUTOLINK_RE.finditer(text)]
+        definition = LINK_DEFINITION_RE.match(text)
+        if definition:
+            urls.append(definition["url"])
+        found += [(i + 1, _script_url_message(u)) for u in urls if is_script_url(u)]
+    return sorted(found)
+
+
+REMOVED = "the site removes it; show code in a fence"
+
+
+def _blank_code_spans(body: str) -> str:
+    """``body`` with its code spans blanked out (the columns kept)."""
+    return CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), body)
+
+
+def _script_url_message(url: str) -> str:
+    shown = url if len(url) <= 40 else url[:37] + "..."
+    return (
+        f"script URL {shown} in a link: it runs in the reader's browser when "
+        f"followed ({REMOVED})"
+    )

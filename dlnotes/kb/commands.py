@@ -435,4 +435,5 @@ def import_notes(args: argparse.Namespace) -> int:
         dest=args.dest,
         topic=args.topic,
         attachments=Path(args.attachments) if args.attachments else None,
+        keep_html=args.keep_html,
     )

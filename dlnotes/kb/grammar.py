@@ -21,6 +21,7 @@ Sections:
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
 import re
 from collections.abc import Iterable, Iterator
@@ -516,6 +517,50 @@ FIGURE_ASSET_RE = re.compile(r"assets/figures/(.+)\.png")
 def is_url(target: str) -> bool:
     """Whether a link target is a URL (has a scheme or is scheme-relative)."""
     return bool(SCHEME_RE.match(target)) or target.startswith("//")
+
+
+# --------------------------------------------------------------------------- #
+# Raw HTML in a note (what may run in the reader's browser)
+# --------------------------------------------------------------------------- #
+
+# A start or end tag, possibly over several lines; quoted attribute values may
+# hold `>`.
+RAW_TAG_RE = re.compile(
+    r"<(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9-]*)"
+    r"(?P<attrs>(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)>"
+)
+# Where raw HTML starts: `<tag` / `</tag` (then white space, `/`, `>` or the end
+# of the line), `<!DOCTYPE`, `<![CDATA[`, `<?xml`. Not comments `<!--` and not
+# autolinks `<https://…>` / `<a@b.c>`.
+RAW_HTML_START_RE = re.compile(
+    r"<(?=/?[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|!(?!--)[A-Za-z\[]|\?)"
+)
+# Tags whose content is a program.
+SCRIPT_TAGS = frozenset({"script"})
+# An event handler attribute: `onerror=`, `onclick =` ...
+EVENT_HANDLER_RE = re.compile(r"(?<![\w:-])(?P<attr>on[a-z]+)\s*=", re.IGNORECASE)
+# An attribute that holds a URL, and its value.
+URL_ATTR_RE = re.compile(
+    r"(?<![\w:-])(?:href|src|action|formaction|xlink:href|data|poster|background)"
+    r"\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))",
+    re.IGNORECASE,
+)
+# `<scheme:…>`: an autolink of any scheme.
+ANY_AUTOLINK_RE = re.compile(r"<(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
+# `[label]: url` (a link reference definition).
+LINK_DEFINITION_RE = re.compile(r" {0,3}\[[^\]]+\]:[ \t]*<?(?P<url>[^\s>]+)")
+_URL_JUNK_RE = re.compile(r"[\x00-\x20\x7f]+")
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:text/html")
+
+
+def is_script_url(url: str) -> bool:
+    """Whether a link target runs script when followed (``javascript:`` ...).
+
+    Entities are decoded and the white space and control characters browsers
+    ignore in a scheme are dropped first (``java&#115;cript:``, ``java\tscript:``).
+    """
+    cleaned = _URL_JUNK_RE.sub("", html.unescape(url)).lower()
+    return cleaned.startswith(_SCRIPT_SCHEMES)
 
 
 # --------------------------------------------------------------------------- #

@@ -44,6 +44,7 @@ from urllib.parse import unquote
 from dlnotes.fileio import atomic_write
 from dlnotes.kb.errors import StudyError
 from dlnotes.kb.grammar import (
+    ANY_AUTOLINK_RE,
     ATX_HEADING_RE,
     BARE_BRACKETS_RE,
     BARE_URL_RE,
@@ -69,9 +70,11 @@ from dlnotes.kb.grammar import (
     QUESTION_END_RE,
     QUESTION_RE,
     QUESTION_TAIL_RE,
+    RAW_HTML_START_RE,
     RAW_IMAGE_RE,
     RAW_LINK_AT_START_RE,
     RAW_LINK_RE,
+    RAW_TAG_RE,
     RUN_TOGETHER_RE,
     SCHEME_RE,
     TASK_RE,
@@ -82,6 +85,7 @@ from dlnotes.kb.grammar import (
     heading_slug,
     is_plan_heading,
     is_question_heading,
+    is_script_url,
     line_body,
     next_question_id,
     question_ids,
@@ -503,6 +507,7 @@ class _Inline:
     line_no: int = 0
     vault: Vault | None = None
     attachments: Path | None = None  # a folder the user allows images from
+    keep_html: bool = False  # keep raw HTML and script links as written
 
     def note(self, message: str) -> str:
         """Report ``message`` for the current line; returns "" to chain in a sub."""
@@ -641,6 +646,9 @@ def _link(ctx: _Inline, m: re.Match[str]) -> str:
     if HTTP_RE.match(url):
         cleaned, new_title = clean_url(url), clean_title(title)
         return f"[{new_title}]({cleaned})"
+    if is_script_url(url) and not ctx.keep_html:
+        ctx.note(f"script link {url[:40]} kept as its text (--keep-html keeps it)")
+        return title
     if SCHEME_RE.match(url):
         return m.group(0)
     if ctx.page and url.endswith(".md") and _local_file(ctx, url) is None:
@@ -648,6 +656,38 @@ def _link(ctx: _Inline, m: re.Match[str]) -> str:
         return title
     ctx.note(f"link to a local file {unquote(url)} not placed: kept as text")
     return title
+
+
+# Tags without attributes that only format text: kept as written.
+FORMATTING_TAGS = frozenset(
+    {"br", "sub", "sup", "kbd", "mark", "u", "b", "i", "em", "strong", "del", "s"}
+)
+
+
+def escape_raw_html(chunk: str, ctx: _Inline) -> str:
+    """``chunk`` with its raw HTML shown as text (``<`` written ``&lt;``).
+
+    HTML comments, autolinks and bare formatting tags (``<br>``, ``<sub>`` ...)
+    stay; so does everything with ``--keep-html`` (the site's sanitiser still
+    removes what would run script).
+    """
+    at: dict[int, str] = {}  # position of each `<` to escape -> what it opens
+    for m in RAW_HTML_START_RE.finditer(chunk):
+        tag = RAW_TAG_RE.match(chunk, m.start())
+        bare = tag is not None and not tag["attrs"].strip(" /")
+        if bare and tag is not None and tag["name"].lower() in FORMATTING_TAGS:
+            continue
+        at[m.start()] = tag.group(0)[:20] if tag else chunk[m.start() : m.start() + 8]
+    for m in ANY_AUTOLINK_RE.finditer(chunk):
+        if is_script_url(m["url"]):
+            at[m.start()] = m.group(0)[:20]
+    if not at:
+        return chunk
+    ctx.note(
+        f"raw HTML shown as text: {', '.join(list(at.values())[:3])} "
+        "(--keep-html keeps it)"
+    )
+    return "".join("&lt;" if i in at else ch for i, ch in enumerate(chunk))
 
 
 def transform_inline(text: str, ctx: _Inline) -> str:
@@ -668,6 +708,8 @@ def transform_inline(text: str, ctx: _Inline) -> str:
                 chunk,
             )
             chunk = WIKILINK_RE.sub(lambda m: _wikilink(ctx, m), chunk)
+        if "<" in chunk and not ctx.keep_html:
+            chunk = escape_raw_html(chunk, ctx)
         chunk = RAW_IMAGE_RE.sub(lambda m: _image(ctx, m), chunk)
         chunk = RAW_LINK_RE.sub(lambda m: _link(ctx, m), chunk)
         chunk = _bare_urls(chunk)
@@ -708,6 +750,7 @@ def import_text(
     vault: Vault | None = None,
     previous: str | None = None,
     attachments: Path | None = None,
+    keep_html: bool = False,
 ) -> ImportResult:
     """Normalise the raw note ``text`` into the page ``page`` (docs-relative).
 
@@ -760,7 +803,14 @@ def import_text(
         draft = "".join(f"{x.text}\n" for x in collapsed)
         vault = vault.with_page(page, draft)
     ctx = _Inline(
-        source_dir, page, slugs, report, images, vault=vault, attachments=attachments
+        source_dir,
+        page,
+        slugs,
+        report,
+        images,
+        vault=vault,
+        attachments=attachments,
+        keep_html=keep_html,
     )
     out_lines: list[str] = []
     for n, item in enumerate(collapsed, 1):
@@ -1053,6 +1103,7 @@ def run_import(
     dest: str = "inbox",
     topic: str | None = None,
     attachments: Path | None = None,
+    keep_html: bool = False,
     out: Callable[[str], None] | None = None,
     err: Callable[[str], None] | None = None,
 ) -> int:
@@ -1103,6 +1154,7 @@ def run_import(
                 vault=Vault.scan(docs_dir),
                 previous=previous,
                 attachments=attachments,
+                keep_html=keep_html,
             )
         except ValueError as exc:
             raise StudyError(str(exc)) from exc

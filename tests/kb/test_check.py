@@ -154,3 +154,38 @@ def test_obsidian_forms_by_the_sites_rules(tmp_path: Path) -> None:
         f"{note}:14: Obsidian comment `%%` is never closed: the rest of the page "
         "is hidden",
     ]
+
+
+SCRIPTS = """\
+# 含脚本的笔记
+
+正文 <script>alert(1)</script>
+<img src="x.png"
+     onerror="alert(2)">
+[点我](javascript:alert(3)) 和 <a href=" Java&#115;cript:alert(4)">链接</a>
+<JavaScript:alert(5)> 和 <span onClick = "x()">按钮</span>
+
+[ref]: vbscript:msgbox(6)
+
+不报：`<script>`、`onerror=`、[正常](https://example.org/on=1)、<https://example.org/>
+
+```html
+<script>alert("代码块里是文本")</script>
+```
+
+<!-- <script>alert("注释")</script> -->
+"""
+
+
+def test_script_in_notes_is_reported_at_its_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "s.md").write_text(SCRIPTS, encoding="utf-8")
+    problems = [(p.line, p.message) for p in check_docs(docs)]
+    assert [line for line, _ in problems] == [3, 5, 6, 6, 7, 7, 9]
+    messages = "\n".join(m for _, m in problems)
+    assert "raw <script> in the note" in problems[0][1]
+    assert "event handler onerror= in raw HTML <img>" in problems[1][1]
+    assert messages.count("script URL") == 4
+    assert "event handler onClick= in raw HTML <span>" in messages
+    assert "script URL vbscript:msgbox(6)" in problems[6][1]

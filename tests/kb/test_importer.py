@@ -415,3 +415,37 @@ def test_fifos_devices_and_huge_files_are_refused_before_reading(
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip() == f"dlnotes import: error: {source}: {message}"
     assert not (site / "docs/inbox").exists()
+
+
+RAW_HTML = (
+    "# 页\n\n正文 <script>alert(1)</script> 和 <img src=x onerror=alert(2)>\n\n"
+    "换行<br> H<sub>2</sub>O 和 `<script>` 和 <https://example.org/>\n\n"
+    "[点我](javascript:alert(3)) 和 <javascript:alert(4)>\n\n<!-- 注释 -->\n"
+)
+
+
+def test_raw_html_is_shown_as_text_unless_kept(tmp_path: Path) -> None:
+    result = import_text(RAW_HTML, page="a.md", topic="a", used_ids=set(), date=DATE)
+    text = result.text
+    assert (
+        "正文 &lt;script>alert(1)&lt;/script> 和 &lt;img src=x onerror=alert(2)>"
+        in text
+    )
+    # formatting tags without attributes, code, autolinks and comments stay
+    assert "换行<br> H<sub>2</sub>O 和 `<script>` 和 <https://example.org/>" in text
+    assert "\n点我 和 &lt;javascript:alert(4)>\n" in text
+    assert "<!-- 注释 -->" in text
+    assert sum("--keep-html keeps it" in line for line in result.report) == 3
+    # a fixpoint: importing the page again changes nothing
+    again = import_text(text, page="a.md", topic="a", used_ids=set(), date=DATE)
+    assert again.text == text
+    # and the checker finds nothing left that would run
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(text, encoding="utf-8")
+    assert [p for p in check_docs(docs) if "script" in p.message] == []
+    kept = import_text(
+        RAW_HTML, page="a.md", topic="a", used_ids=set(), date=DATE, keep_html=True
+    )
+    assert "正文 <script>alert(1)</script> 和 <img src=x onerror=alert(2)>" in kept.text
+    assert "[点我](javascript:alert(3))" in kept.text
