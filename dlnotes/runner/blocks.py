@@ -175,6 +175,9 @@ def page_blocks(docs: Path, page: str, root: Path | None = None) -> PageBlocks:
     except FileNotFoundError:
         raise BlockError(f"page not found: {path}") from None
     result = PageBlocks(page, path)
+    if path.suffix == ".py":
+        result.blocks = percent_blocks(page, text)
+        return result
     index = 0
     for fence in scan_fences(text.splitlines()):
         if fence.lang not in RUNNABLE_LANGS:
@@ -225,6 +228,39 @@ def page_blocks(docs: Path, page: str, root: Path | None = None) -> PageBlocks:
             )
         )
     return result
+
+
+#: A cell marker of a jupytext "percent" notebook: ``# %%``, ``# %% [markdown]``.
+PERCENT_CELL = re.compile(r"^# %%(?P<rest>.*)$")
+
+
+def percent_blocks(page: str, text: str) -> list[Block]:
+    """The code cells of a jupytext percent-format notebook (a lab in ``docs/labs``).
+
+    Each ``# %%`` cell is one block; its line is the marker's. Markdown and raw cells
+    (``# %% [markdown]``) and the YAML header are not code.
+    """
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if PERCENT_CELL.match(line)]
+    for n, start in enumerate(starts):
+        rest = PERCENT_CELL.match(lines[start])["rest"]  # type: ignore[index]
+        if "[" in rest and "[python]" not in rest.replace(" ", ""):
+            continue  # [markdown], [raw]
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        code = "\n".join(lines[start + 1 : end]).strip("\n") + "\n"
+        if not code.strip():
+            continue
+        reason = ""
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            reason = f"not valid Python (line {exc.lineno}: {exc.msg})"
+        build = "no-execute" not in rest
+        blocks.append(
+            Block(page, len(blocks) + 1, start + 1, code, reason=reason, build=build)
+        )
+    return blocks
 
 
 # --------------------------------------------------------------------------- setup
@@ -417,7 +453,7 @@ def resolve_page(ref: str, docs: Path) -> str:
         raise BlockError("no page given")
     docs = docs.resolve()
     as_file = Path(ref).expanduser()
-    if as_file.suffix == ".md" and as_file.is_file():
+    if as_file.suffix in (".md", ".py") and as_file.is_file():
         full = as_file.resolve()
         if not full.is_relative_to(docs):
             raise BlockError(f"{ref} is not inside the docs folder {docs}")
@@ -428,7 +464,7 @@ def resolve_page(ref: str, docs: Path) -> str:
     if url_path.startswith(docs.name + "/"):
         url_path = url_path[len(docs.name) + 1 :]
     candidates: list[str] = []
-    if url_path.endswith(".md"):
+    if url_path.endswith((".md", ".py")):
         candidates.append(url_path)
     elif url_path.endswith(".html"):
         candidates.append(url_path.removesuffix(".html") + ".md")
@@ -437,6 +473,7 @@ def resolve_page(ref: str, docs: Path) -> str:
             f"{url_path}.md",
             f"{url_path}/index.md",
             f"{url_path}/README.md",
+            f"{url_path}.py",  # a jupytext lab: labs/degradation.py
         ]
     else:
         candidates.append("index.md")

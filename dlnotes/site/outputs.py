@@ -73,6 +73,7 @@ log = logging.getLogger("mkdocs.plugins.dlnotes.outputs")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: Bumped when the cached form or the way pages run changes.
 CACHE_VERSION = "1"
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SLOT = '<span class="dl-out" data-dl-block="{index}"></span>'
 SLOT_RE = re.compile(
     r'(?:<p>\s*)?<span class="dl-out" data-dl-block="(\d+)"></span>(?:\s*</p>)?'
@@ -205,7 +206,10 @@ class Executor:
         from dlnotes.viz.style import write_matplotlibrc
 
         rc = write_matplotlibrc(self.cache / f"mplrc-{theme}", theme)  # type: ignore[arg-type]
-        kernel = Kernel(self.root, env={"MATPLOTLIBRC": str(rc)})
+        # One thread per kernel: several pages run at once, and BLAS or torch
+        # threads competing for the same cores make a build many times slower.
+        env = {"MATPLOTLIBRC": str(rc), **{v: "1" for v in THREAD_VARS}}
+        kernel = Kernel(self.root, env=env)
         kernel.start()
         with self._lock:
             self.kernels_started += 1
@@ -407,6 +411,68 @@ def insert_slots(markdown: str, blocks: PageBlocks, indexes: set[int]) -> str:
     return "".join(out)
 
 
+def fold_sections(markdown: str, blocks: PageBlocks, limit: int) -> str:
+    """Fold each embedded package section longer than ``limit`` lines.
+
+    The block becomes a collapsed ``??? dl-code "file · section"`` (pymdownx.details),
+    so a page reads as a note and the code is one click away. Run it after
+    :func:`insert_slots`: the Run marker and the output stay below the fold.
+    """
+    lines = markdown.splitlines(keepends=True)
+    fences = [f for f in scan_fences(lines) if f.lang in RUNNABLE_LANGS]
+    if len(fences) != len(blocks.blocks):
+        return markdown
+    folds: dict[int, tuple[int, str]] = {}
+    for fence, block in zip(fences, blocks.blocks, strict=True):
+        count = block.code.count("\n")
+        if not block.sections or count <= limit or fence.end >= len(lines):
+            continue
+        names = " + ".join(
+            ref.replace(":", " · ", 1) if ":" in ref else ref for ref in block.sections
+        )
+        title = f"{names}（{count} 行，点开看代码）".replace('"', "'")
+        folds[fence.start] = (fence.end, f'{fence.indent}??? dl-code "{title}"\n\n')
+    if not folds:
+        return markdown
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i not in folds:
+            out.append(lines[i])
+            i += 1
+            continue
+        end, head = folds[i]
+        indent = len(head) - len(head.lstrip(" \t"))
+        out.append(head)
+        for line in lines[i : end + 1]:
+            eol = "" if line.endswith("\n") else "\n"
+            out.append(line[:indent] + "    " + line[indent:] + eol)
+        i = end + 1
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- search
+
+_EXCLUDE = 'data-search-exclude="true"'
+_MATH = re.compile(r'<(span|div)(?=[^>]*\bclass="arithmatex")')
+_NB_CODE = re.compile(
+    r'<div(?=[^>]*\bclass="[^"]*\bjp-(?:InputArea|OutputArea|InputPrompt)\b)'
+)
+
+
+def exclude_from_search(html: str, *, notebook: bool = False) -> str:
+    """Mark what must not become a search preview with ``data-search-exclude``.
+
+    Math (``arithmatex`` elements) would show as raw TeX; on a lab notebook the code
+    cells and their outputs are code, not prose. Material's search plugin skips the
+    marked elements and then removes the attribute from the page.
+    """
+    html = _MATH.sub(lambda m: f"<{m.group(1)} {_EXCLUDE}", html)
+    if notebook:
+        html = _NB_CODE.sub(f"<div {_EXCLUDE}", html)
+    return html
+
+
 # --------------------------------------------------------------------------- plugin
 
 
@@ -419,6 +485,9 @@ class OutputsConfig(Config):
     dark = c.Type(bool, default=True)
     max_image_bytes = c.Type(int, default=1_000_000)
     max_text = c.Type(int, default=20_000)
+    notebooks = c.Type(bool, default=True)
+    fold_lines = c.Type(int, default=25)
+    labs = c.Type(list, default=["labs/"])
 
 
 @dataclass
@@ -432,12 +501,16 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
     def __init__(self) -> None:
         self._pages: dict[str, _Page] = {}
         self._images: dict[str, str] = {}  # digest -> site URL (from the site root)
+        self._notebooks: dict[str, str] = {}  # page -> its .ipynb (from the site root)
         self.kernels_started = 0
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:
         self._pages = {}
         self._images = {}
+        self._notebooks = {}
         self.kernels_started = 0
+        if self.config.notebooks:
+            self._add_notebooks(files, config)
         if not self.config.execute:
             return files
         started = time.monotonic()
@@ -528,15 +601,72 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         )
         return files
 
+    def _add_notebooks(self, files: Files, config: Any) -> None:
+        """Every page with runnable code, and every lab, as a ``.ipynb`` file."""
+        from dlnotes.runner.notebook import notebook_json, page_notebook
+
+        root = Path(config.config_file_path).parent
+        docs = Path(config.docs_dir)
+        labs = tuple(self.config.labs)
+        for f in list(files.documentation_pages()):
+            if not f.abs_src_path or f.generated_by:
+                continue
+            src = f.src_uri
+            is_lab = src.startswith(labs) and src.endswith((".py", ".ipynb"))
+            if not is_lab:
+                if not src.endswith(".md"):
+                    continue
+                text = Path(f.abs_src_path).read_text(encoding="utf-8")
+                if "```" not in text:
+                    continue
+                try:
+                    if not page_blocks(docs, src, root).runnable:
+                        continue
+                except BlockError:
+                    continue
+            try:
+                nb = page_notebook(docs, src, root)
+            except (BlockError, ValueError, OSError) as exc:
+                log.warning("dlnotes-outputs: %s: no notebook: %s", src, exc)
+                continue
+            uri = Path(src).with_suffix(".ipynb").as_posix()
+            if files.get_file_from_path(uri) is not None:
+                continue  # a notebook in docs/ is published as it is
+            files.append(File.generated(config, uri, content=notebook_json(nb)))
+            self._notebooks[src] = uri
+
+    @event_priority(100)  # before the search plugin indexes the page
+    def on_page_context(
+        self, context: Any, /, *, page: Page, config: Any, nav: Any
+    ) -> Any:
+        download = self._notebooks.get(page.file.src_uri)
+        if download:
+            page.dl_notebook = download  # type: ignore[attr-defined]
+        if page.content:
+            is_lab = page.file.src_uri.endswith((".py", ".ipynb"))
+            page.content = exclude_from_search(page.content, notebook=is_lab)
+        return context
+
     @event_priority(-50)  # after the dlnotes plugin has placed the Run markers
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: Any, files: Files
     ) -> str:
-        entry = self._pages.get(page.file.src_uri)
-        if entry is None:
-            return markdown
-        indexes = {b.index for b in entry.blocks.blocks if b.runnable}
-        return insert_slots(markdown, entry.blocks, indexes)
+        src = page.file.src_uri
+        entry = self._pages.get(src)
+        if entry is not None:
+            indexes = {b.index for b in entry.blocks.blocks if b.runnable}
+            markdown = insert_slots(markdown, entry.blocks, indexes)
+        if self.config.fold_lines and "--8<--" in markdown and page.file.abs_src_path:
+            if entry is not None:
+                blocks = entry.blocks
+            else:
+                root = Path(config.config_file_path).parent
+                try:
+                    blocks = page_blocks(Path(config.docs_dir), src, root)
+                except BlockError:
+                    return markdown
+            markdown = fold_sections(markdown, blocks, self.config.fold_lines)
+        return markdown
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
         entry = self._pages.get(page.file.src_uri)

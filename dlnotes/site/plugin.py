@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import signal
 import threading
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,19 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     def _render_tracker(
         self, html: str, /, *, page: Page, config: Any, files: Files
     ) -> str:
+        src = page.file.src_uri
+        if self.config.run_blocks and src.endswith(".py") and "jp-CodeCell" in html:
+            # a lab notebook (mkdocs-jupyter): its code cells get Run markers too
+            root = Path(config.config_file_path).parent
+            try:
+                blocks = page_blocks(Path(config.docs_dir), src, root)
+            except BlockError as exc:
+                log.warning("dlnotes: %s: %s", src, exc)
+            else:
+                marked = mark_notebook_cells(html, blocks)
+                if marked != html:
+                    self._blocks[src] = blocks
+                    html = marked
         if not self.config.tracker:
             return html
         html, anchors = render_html(html)
@@ -316,6 +331,46 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+_DIV = re.compile(r"<div\b|</div>")
+_INPUT_WRAPPER = re.compile(r'<div class="jp-Cell-inputWrapper"[^>]*>')
+
+
+def mark_notebook_cells(html: str, blocks: PageBlocks) -> str:
+    """Put a Run marker after the input of each code cell of a rendered notebook.
+
+    nbconvert's HTML (mkdocs-jupyter) holds each cell's source in a
+    ``jp-Cell-inputWrapper`` div; code cells are matched to ``blocks`` (the
+    ``# %%`` cells of the jupytext file) by order. If the counts differ the page is
+    returned unchanged: no markers rather than wrong ones.
+    """
+    inserts: list[int] = []
+    for m in _INPUT_WRAPPER.finditer(html):
+        depth, end = 0, -1
+        for tag in _DIV.finditer(html, m.start()):
+            depth += 1 if tag.group() != "</div>" else -1
+            if depth == 0:
+                end = tag.end()
+                break
+        if end < 0:
+            return html
+        if "highlight-ipynb" in html[m.end() : end]:
+            inserts.append(end)
+    if len(inserts) != len(blocks.blocks):
+        return html
+    out: list[str] = []
+    last = 0
+    for at, block in zip(inserts, blocks.blocks, strict=True):
+        out.append(html[last:at])
+        if block.runnable:
+            out.append(
+                f'<p><span class="dl-run" data-dl-block="{block.index}" '
+                f'data-dl-page="{escape(blocks.page)}"></span></p>'
+            )
+        last = at
+    out.append(html[last:])
+    return "".join(out)
 
 
 def _walk(section: Section) -> list[Page]:

@@ -238,3 +238,40 @@ def test_cached_outputs_round_trip(built: tuple[Path, str, str]) -> None:
     data = json.loads(entry.read_text(encoding="utf-8"))
     assert data["page"] == "code.md"
     assert set(data["blocks"]) == {"1", "2", "4"}
+
+
+def test_lab_code_cells_get_run_markers(tmp_path: Path) -> None:
+    from dlnotes.site.plugin import mark_notebook_cells
+
+    docs = tmp_path / "docs"
+    (docs / "labs").mkdir(parents=True)
+    (docs / "labs/lab.py").write_text(
+        "# %% [markdown]\n# # 实验\n\n# %%\nx = 1\n\n# %%\nprint(x)\n",
+        encoding="utf-8",
+    )
+    blocks = page_blocks(docs, "labs/lab.py", tmp_path)
+
+    def cell(kind: str, inner: str) -> str:
+        return (
+            f'<div class="jp-Cell jp-{kind}Cell"><div class="jp-Cell-inputWrapper">'
+            f"<div><div>{inner}</div></div></div><div class=out>o</div></div>"
+        )
+
+    html = (
+        cell("Markdown", "<h1>实验</h1>")
+        + cell("Code", '<div class="highlight-ipynb"><pre>x = 1</pre></div>')
+        + cell("Code", '<div class="highlight-ipynb"><pre>print(x)</pre></div>')
+    )
+    marked = mark_notebook_cells(html, blocks)
+    assert marked.count('class="dl-run"') == 2
+    # each marker follows its cell's input, before the cell's output
+    first = marked.index('data-dl-block="1"')
+    assert marked.index("x = 1") < first < marked.index("print(x)")
+    assert (
+        '<pre>x = 1</pre></div></div></div></div><p><span class="dl-run" '
+        'data-dl-block="1" data-dl-page="labs/lab.py"></span></p><div class=out>'
+    ) in marked
+    # a cell count that does not match the file: no markers at all
+    assert mark_notebook_cells(
+        html + cell("Code", "<pre class=highlight-ipynb>"), blocks
+    ) == (html + cell("Code", "<pre class=highlight-ipynb>"))

@@ -80,8 +80,13 @@ def test_run_edit_rerun_and_plot_on_the_cnn_page(page: Any, site: Served) -> Non
     page.goto(site.url + "/cnn/convolution/")
     panels = page.locator(".dl-runner")
     assert panels.count() == 10  # every python block of the page has a toolbar
+    # the output of the site build shows under block 2 until it runs live
+    built = page.locator('.dl-static-output[data-dl-block="2"]')
+    assert "partial results (3, 107, 160)" in built.inner_text()
+    assert built.evaluate("e => e.previousElementSibling.matches('.dl-runner')")
     # block 2: an example that prints the shapes of a multichannel convolution
     panel = run_and_wait(page, 2)
+    assert built.count() == 0  # replaced by the live output
     out = panel.locator(".dl-output").inner_text()
     assert "input (107, 160, 3) -> partial results (3, 107, 160)" in out
     assert "feature map == sum of the channel results + bias: True" in out

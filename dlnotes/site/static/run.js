@@ -58,6 +58,15 @@
     output.hidden = true;
     panel.appendChild(output);
     holder.replaceWith(panel);
+    // The output the site build produced sits right after the toolbar (a page's
+    // dlnotes-outputs block, a lab's notebook cell outputs); running the block
+    // replaces it with the live output.
+    var staticOutput = panel.nextElementSibling;
+    var ownOutput = staticOutput && (
+      (staticOutput.classList.contains("dl-static-output") &&
+        staticOutput.getAttribute("data-dl-block") === index) ||
+      staticOutput.classList.contains("jp-Cell-outputWrapper"));
+    if (!ownOutput) staticOutput = null;
 
     var editor = null;
     function currentCode() { return editor ? editor.value : info.code; }
@@ -147,6 +156,7 @@
     }
     function start() {
       if (runBtn.disabled) return;
+      if (staticOutput) { staticOutput.remove(); staticOutput = null; }
       output.textContent = "";
       output.hidden = true;
       lastStream = null;
