@@ -1,9 +1,11 @@
 """MkDocs plugin ``dlnotes-figures``: the package's figures and lab notebooks.
 
 * Figures: every function registered with :func:`dlnotes.viz.figure` is rendered to
-  ``assets/figures/<name>.png``. PNGs are cached under ``.cache/figures/<hash>/`` where
-  the hash covers every ``.py`` file of ``dlnotes``: a code change re-draws them, a
-  rebuild with nothing changed draws nothing.
+  ``assets/figures/<name>.png`` and, for Material's dark scheme, ``<name>-dark.png``
+  (pages show the one matching the reader's scheme, ``#only-light``/``#only-dark``).
+  PNGs are cached under ``.cache/figures/<hash>/`` where the hash covers the module
+  that draws the figure and every package module it imports, transitively: editing
+  that code redraws its figures, a rebuild with nothing changed draws nothing.
 * Lab notebooks (mkdocs-jupyter): its cache is keyed on the notebook file only, so a
   change in ``dlnotes`` would leave a stale plot. This plugin adds to the key a hash of
   the ``dlnotes`` modules the notebook imports (transitively), so exactly the affected
@@ -32,15 +34,6 @@ from mkdocs.structure.toc import AnchorLink
 log = logging.getLogger("mkdocs.plugins.dlnotes.figures")
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-def source_hash(root: Path = PACKAGE_DIR) -> str:
-    """SHA-256 over the paths and bytes of every ``.py`` file below ``root``."""
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _notebook_code(path: Path) -> str:
@@ -215,6 +208,31 @@ def fix_notebook_html(html: str, toc: list[AnchorLink]) -> str:
     return html
 
 
+DARK_SUFFIX = "-dark"
+
+
+def dark_variants(html: str, dest: str = "assets/figures") -> str:
+    """Show each package figure in the reader's colour scheme.
+
+    ``<img src="../assets/figures/x.png" ...>`` becomes the light drawing marked
+    ``#only-light`` followed by ``x-dark.png`` marked ``#only-dark`` (Material shows
+    one of the two).
+    """
+    pattern = re.compile(
+        r'<img\b([^>]*?)\bsrc="([^"#]*?'
+        + re.escape(dest)
+        + r'/[a-z0-9-]+)\.png"([^>]*)>'
+    )
+
+    def both(m: re.Match[str]) -> str:
+        pre, stem, post = m.groups()
+        light = f'<img{pre}src="{stem}.png#only-light"{post}>'
+        dark = f'<img{pre}src="{stem}{DARK_SUFFIX}.png#only-dark"{post}>'
+        return light + dark
+
+    return pattern.sub(both, html)
+
+
 class FiguresConfig(Config):
     cache_dir = c.Type(str, default=".cache/figures")
     dest = c.Type(str, default="assets/figures")
@@ -232,18 +250,22 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
 
         figures = viz.load_all()
         root = Path(config.config_file_path).parent
-        cache = root / self.config.cache_dir / source_hash()
+        cache = root / self.config.cache_dir
+        keys: dict[str, str] = {}
         drawn = 0
         for name in sorted(figures):
-            png = cache / f"{name}.png"
-            if not png.exists():
-                viz.render(name, png)
-                drawn += 1
-            files.append(
-                File.generated(
-                    config, f"{self.config.dest}/{name}.png", abs_src_path=str(png)
-                )
-            )
+            # keyed on the module that draws it and what it imports, transitively:
+            # an edit elsewhere in the package redraws nothing
+            module = figures[name].__module__
+            if module not in keys:
+                keys[module] = source_dependency_hash(f"import {module}")[:16]
+            for suffix, theme in (("", "light"), (DARK_SUFFIX, "dark")):
+                png = cache / keys[module] / f"{name}{suffix}.png"
+                if not png.exists():
+                    viz.render(name, png, theme=theme)  # type: ignore[arg-type]
+                    drawn += 1
+                dest = f"{self.config.dest}/{name}{suffix}.png"
+                files.append(File.generated(config, dest, abs_src_path=str(png)))
         log.info(
             "dlnotes-figures: %d figures (%d drawn, cache %s)",
             len(figures),
@@ -255,6 +277,7 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
     def on_page_content(
         self, html: str, /, *, page: Page, config: Any, files: Files
     ) -> str:
+        html = dark_variants(html, self.config.dest)
         uri = page.file.src_uri
         if uri.endswith((".py", ".ipynb")) and uri.startswith(
             tuple(self.config.notebooks)

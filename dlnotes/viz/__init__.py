@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from dlnotes.viz.style import Theme
+
 FigureFn = Callable[[], "Figure"]
 
 FIGURES: dict[str, FigureFn] = {}
@@ -50,19 +52,26 @@ def load_all() -> dict[str, FigureFn]:
     return FIGURES
 
 
-def render(name: str, path: Path, dpi: int = 110) -> Path:
-    """Render the registered figure ``name`` to the PNG file ``path``."""
+def render(name: str, path: Path, dpi: int = 110, theme: Theme = "light") -> Path:
+    """Render the registered figure ``name`` to the PNG file ``path``.
+
+    ``theme`` is the site's colour scheme the figure is drawn for (light or dark,
+    :mod:`dlnotes.viz.style`); both use a CJK font for Chinese labels.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dlnotes.viz.style import rc_params
+
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; known: {sorted(FIGURES)}")
-    fig = FIGURES[name]()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    with plt.rc_context(rc_params(theme)):  # type: ignore[arg-type]
+        fig = FIGURES[name]()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.png")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
     tmp.replace(path)
     return path

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mkdocs.structure.toc import AnchorLink
 
-from dlnotes.site.figures import dependency_hash, fix_notebook_html, source_hash
+from dlnotes.site.figures import dependency_hash, fix_notebook_html
 
 
 def make_package(root: Path) -> Path:
@@ -36,14 +36,6 @@ def test_notebook_key_changes_with_transitively_imported_code(tmp_path: Path) ->
     assert dependency_hash(nb, pkg) == before  # not imported: no re-execution
     (pkg / "numpy/helper.py").write_text("X = 2\n", encoding="utf-8")
     assert dependency_hash(nb, pkg) != before  # imported via models/cifar.py
-
-
-def test_package_source_hash_tracks_every_file(tmp_path: Path) -> None:
-    pkg = make_package(tmp_path)
-    before = source_hash(pkg)
-    assert source_hash(pkg) == before
-    (pkg / "numpy/unrelated.py").write_text("Y = 3\n", encoding="utf-8")
-    assert source_hash(pkg) != before
 
 
 def test_chinese_notebook_headings_get_ids_and_toc_follows() -> None:
@@ -93,3 +85,17 @@ def test_every_registered_figure_is_shown_on_a_page() -> None:
             re.findall(r"assets/figures/([a-z0-9-]+)\.png", md.read_text("utf-8"))
         )
     assert set(viz.load_all()) - used == set()
+
+
+def test_package_figures_get_a_dark_variant() -> None:
+    from dlnotes.site.figures import dark_variants
+
+    html = (
+        '<p><img alt="边缘" src="../assets/figures/edge-detection.png" /></p>'
+        '<img src="../other/photo.png">'
+    )
+    out = dark_variants(html)
+    assert out.count("<img") == 3
+    assert 'src="../assets/figures/edge-detection.png#only-light"' in out
+    assert 'src="../assets/figures/edge-detection-dark.png#only-dark"' in out
+    assert 'src="../other/photo.png"' in out  # not a package figure: untouched
