@@ -13,6 +13,7 @@ A lab (a jupytext ``.py`` notebook under ``docs/labs``) is read with jupytext.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from dlnotes.kb.grammar import SNIPPET_INCLUDE_RE
 from dlnotes.runner.blocks import (
     RUNNABLE_LANGS,
     BlockError,
+    PageBlocks,
     page_blocks,
     read_section,
     scan_fences,
@@ -59,12 +61,17 @@ def _expand_snippets(lines: list[str], root: Path) -> list[str]:
     return out
 
 
-def page_notebook(docs: Path, page: str, root: Path | None = None) -> Any:
-    """The notebook of ``docs/page`` (a ``.md`` page or a jupytext lab)."""
+def page_notebook(
+    docs: Path, page: str, root: Path | None = None, blocks: PageBlocks | None = None
+) -> Any:
+    """The notebook of ``docs/page`` (a ``.md`` page or a jupytext lab).
+
+    ``blocks`` are the page's blocks when the caller has read them already.
+    """
     root = root or docs.parent
     if page.endswith((".py", ".ipynb")):
         return lab_notebook(docs / page)
-    blocks = page_blocks(docs, page, root)
+    blocks = blocks or page_blocks(docs, page, root)
     text = blocks.path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     fences = [
@@ -130,6 +137,8 @@ def lab_notebook(path: Path) -> Any:
 
 
 def notebook_json(nb: Any) -> str:
-    """The ``.ipynb`` text of ``nb`` (validated; ids added, stable key order)."""
-    nbformat.validate(nb)
-    return str(nbformat.writes(nb)) + "\n"
+    """The ``.ipynb`` text of ``nb``: cell ids numbered in order (the same text for
+    the same page), keys sorted, one-space indent, as Jupyter writes it."""
+    for i, cell in enumerate(nb.cells, 1):
+        cell["id"] = f"cell-{i}"
+    return json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

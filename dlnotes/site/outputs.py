@@ -502,41 +502,59 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         self._pages: dict[str, _Page] = {}
         self._images: dict[str, str] = {}  # digest -> site URL (from the site root)
         self._notebooks: dict[str, str] = {}  # page -> its .ipynb (from the site root)
+        self._notebook_cache: dict[str, tuple[str, str]] = {}  # page -> (key, json)
         self.kernels_started = 0
+
+    def _scan(self, files: Files, config: Any) -> dict[str, PageBlocks]:
+        """The python blocks of every page that has any, and of every lab."""
+        root = Path(config.config_file_path).parent
+        docs = Path(config.docs_dir)
+        labs = tuple(self.config.labs)
+        found: dict[str, PageBlocks] = {}
+        for f in files.documentation_pages():
+            src = f.src_uri
+            if not f.abs_src_path or f.generated_by:
+                continue
+            is_lab = src.startswith(labs) and src.endswith(".py")
+            if not (is_lab or src.endswith(".md")):
+                continue
+            if not is_lab:
+                try:
+                    text = Path(f.abs_src_path).read_text(encoding="utf-8")
+                except OSError:
+                    continue
+                if "```" not in text and "~~~" not in text:
+                    continue
+            try:
+                blocks = page_blocks(docs, src, root)
+            except BlockError as exc:
+                log.warning("dlnotes-outputs: %s: %s", src, exc)
+                continue
+            if blocks.blocks:
+                found[src] = blocks
+        return found
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:
         self._pages = {}
         self._images = {}
         self._notebooks = {}
         self.kernels_started = 0
+        started = time.monotonic()
+        scanned = self._scan(files, config)
         if self.config.notebooks:
-            self._add_notebooks(files, config)
+            self._add_notebooks(files, config, scanned)
         if not self.config.execute:
             return files
-        started = time.monotonic()
         root = Path(config.config_file_path).parent
         docs = Path(config.docs_dir)
         cache = root / self.config.cache_dir
         todo: list[tuple[str, PageBlocks, str]] = []
-        for f in files.documentation_pages():
-            if not f.abs_src_path or f.generated_by or not f.src_uri.endswith(".md"):
-                continue
-            try:
-                text = Path(f.abs_src_path).read_text(encoding="utf-8")
-            except OSError:
-                continue
-            if "```" not in text and "~~~" not in text:
-                continue
-            try:
-                blocks = page_blocks(docs, f.src_uri, root)
-            except BlockError as exc:
-                log.warning("dlnotes-outputs: %s: %s", f.src_uri, exc)
-                continue
+        for src, blocks in scanned.items():
+            if not src.endswith(".md"):
+                continue  # labs run in mkdocs-jupyter
             executed = [b for b in blocks.blocks if b.runnable and b.build]
-            if not blocks.blocks:
-                continue
             entry = _Page(blocks, executed)
-            self._pages[f.src_uri] = entry
+            self._pages[src] = entry
             if not executed:
                 continue
             key = page_key(executed)
@@ -550,7 +568,7 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
                 except (ValueError, KeyError):
                     pass  # a damaged cache entry is re-made
             run = PageBlocks(blocks.page, blocks.path, list(executed))
-            todo.append((f.src_uri, run, key))
+            todo.append((src, run, key))
         executor = Executor(
             root, cache, timeout=float(self.config.timeout), dark=self.config.dark
         )
@@ -601,38 +619,38 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         )
         return files
 
-    def _add_notebooks(self, files: Files, config: Any) -> None:
-        """Every page with runnable code, and every lab, as a ``.ipynb`` file."""
+    def _add_notebooks(
+        self, files: Files, config: Any, scanned: dict[str, PageBlocks]
+    ) -> None:
+        """Every page with runnable code, and every lab, as a ``.ipynb`` file.
+
+        Kept in memory by the page's text and code, so a ``mkdocs serve`` rebuild
+        only redoes the notebooks of the pages that changed.
+        """
         from dlnotes.runner.notebook import notebook_json, page_notebook
 
         root = Path(config.config_file_path).parent
         docs = Path(config.docs_dir)
-        labs = tuple(self.config.labs)
-        for f in list(files.documentation_pages()):
-            if not f.abs_src_path or f.generated_by:
-                continue
-            src = f.src_uri
-            is_lab = src.startswith(labs) and src.endswith((".py", ".ipynb"))
-            if not is_lab:
-                if not src.endswith(".md"):
-                    continue
-                text = Path(f.abs_src_path).read_text(encoding="utf-8")
-                if "```" not in text:
-                    continue
-                try:
-                    if not page_blocks(docs, src, root).runnable:
-                        continue
-                except BlockError:
-                    continue
-            try:
-                nb = page_notebook(docs, src, root)
-            except (BlockError, ValueError, OSError) as exc:
-                log.warning("dlnotes-outputs: %s: no notebook: %s", src, exc)
+        for src, blocks in scanned.items():
+            if not blocks.runnable:
                 continue
             uri = Path(src).with_suffix(".ipynb").as_posix()
             if files.get_file_from_path(uri) is not None:
                 continue  # a notebook in docs/ is published as it is
-            files.append(File.generated(config, uri, content=notebook_json(nb)))
+            h = hashlib.sha256(blocks.path.read_bytes())
+            for b in blocks.blocks:
+                h.update(f"{b.index}\0{b.setup}\0{b.code}\0{b.reason}".encode())
+            key = h.hexdigest()
+            cached = self._notebook_cache.get(src)
+            if cached is None or cached[0] != key:
+                try:
+                    nb = page_notebook(docs, src, root, blocks=blocks)
+                except (BlockError, ValueError, OSError) as exc:
+                    log.warning("dlnotes-outputs: %s: no notebook: %s", src, exc)
+                    continue
+                cached = (key, notebook_json(nb))
+                self._notebook_cache[src] = cached
+            files.append(File.generated(config, uri, content=cached[1]))
             self._notebooks[src] = uri
 
     @event_priority(100)  # before the search plugin indexes the page
