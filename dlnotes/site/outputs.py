@@ -22,7 +22,8 @@ figures and errors are rendered under each block on the built page.
   Images over ``max_image_bytes`` and text over ``max_text`` characters are cut with a
   note.
 * **Search.** The outputs are added to the page after the search plugin has indexed
-  it (``on_post_page``), so they never appear as search previews.
+  it (``on_post_page``), so they never appear as search previews; math and the code
+  cells of lab notebooks are hidden from the indexer too (:func:`search_view`).
 * **Serve.** Each output sits in ``<div class="dl-static-output" data-dl-block=N>``
   right after the block's Run toolbar; running the block replaces it with the live
   output.
@@ -53,7 +54,7 @@ from typing import Any
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
-from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
@@ -453,23 +454,47 @@ def fold_sections(markdown: str, blocks: PageBlocks, limit: int) -> str:
 
 # --------------------------------------------------------------------------- search
 
-_EXCLUDE = 'data-search-exclude="true"'
-_MATH = re.compile(r'<(span|div)(?=[^>]*\bclass="arithmatex")')
-_NB_CODE = re.compile(
-    r'<div(?=[^>]*\bclass="[^"]*\bjp-(?:InputArea|OutputArea|InputPrompt)\b)'
+_MATH = re.compile(
+    r'<span class="arithmatex">[^<]*</span>|<div class="arithmatex">[^<]*</div>'
 )
+_NB_PARTS = re.compile(r'<div class="jp-Cell-(?:inputWrapper|outputWrapper)"[^>]*>')
+_DIV = re.compile(r"<div\b|</div>")
 
 
-def exclude_from_search(html: str, *, notebook: bool = False) -> str:
-    """Mark what must not become a search preview with ``data-search-exclude``.
+def _element_end(html: str, start: int) -> int:
+    """Where the ``<div>`` opening at ``start`` closes (its nested divs counted)."""
+    depth = 0
+    for tag in _DIV.finditer(html, start):
+        depth += -1 if tag.group() == "</div>" else 1
+        if depth == 0:
+            return tag.end()
+    return len(html)
 
-    Math (``arithmatex`` elements) would show as raw TeX; on a lab notebook the code
-    cells and their outputs are code, not prose. Material's search plugin skips the
-    marked elements and then removes the attribute from the page.
+
+def search_view(html: str, *, notebook: bool = False) -> str:
+    """The page as the search index should see it: prose, no code dumps, no TeX.
+
+    Math (``arithmatex`` elements) would show as raw TeX in a preview; on a lab
+    notebook the code cells and their outputs are code, not prose, so only its
+    Markdown cells are indexed. (Material's ``data-search-exclude`` cannot do this:
+    its indexer compares elements by tag name, so an excluded ``<div>`` ends at the
+    first nested ``</div>``.)
     """
-    html = _MATH.sub(lambda m: f"<{m.group(1)} {_EXCLUDE}", html)
+    html = _MATH.sub(" ", html)
     if notebook:
-        html = _NB_CODE.sub(f"<div {_EXCLUDE}", html)
+        parts: list[str] = []
+        at = 0
+        for m in _NB_PARTS.finditer(html):
+            if m.start() < at:
+                continue
+            cell_input = 'jp-Cell-inputWrapper"' in m.group()
+            end = _element_end(html, m.start())
+            if cell_input and "highlight-ipynb" not in html[m.start() : end]:
+                continue  # a Markdown cell: prose
+            parts.append(html[at : m.start()])
+            at = end
+        parts.append(html[at:])
+        html = "".join(parts)
     return html
 
 
@@ -503,6 +528,7 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         self._images: dict[str, str] = {}  # digest -> site URL (from the site root)
         self._notebooks: dict[str, str] = {}  # page -> its .ipynb (from the site root)
         self._notebook_cache: dict[str, tuple[str, str]] = {}  # page -> (key, json)
+        self._full_content: dict[str, str] = {}  # page -> content while indexed
         self.kernels_started = 0
 
     def _scan(self, files: Files, config: Any) -> dict[str, PageBlocks]:
@@ -511,12 +537,13 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         docs = Path(config.docs_dir)
         labs = tuple(self.config.labs)
         found: dict[str, PageBlocks] = {}
-        for f in files.documentation_pages():
+        # all files: mkdocs-jupyter makes the labs pages after this plugin's on_files
+        for f in files:
             src = f.src_uri
             if not f.abs_src_path or f.generated_by:
                 continue
             is_lab = src.startswith(labs) and src.endswith(".py")
-            if not (is_lab or src.endswith(".md")):
+            if not (is_lab or (src.endswith(".md") and f.is_documentation_page())):
                 continue
             if not is_lab:
                 try:
@@ -654,16 +681,30 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             self._notebooks[src] = uri
 
     @event_priority(100)  # before the search plugin indexes the page
-    def on_page_context(
+    def _before_search(
         self, context: Any, /, *, page: Page, config: Any, nav: Any
     ) -> Any:
         download = self._notebooks.get(page.file.src_uri)
         if download:
             page.dl_notebook = download  # type: ignore[attr-defined]
         if page.content:
+            # the search plugin indexes page.content next: show it the prose only,
+            # then put the page back (_after_search, after the search plugin)
             is_lab = page.file.src_uri.endswith((".py", ".ipynb"))
-            page.content = exclude_from_search(page.content, notebook=is_lab)
+            self._full_content[page.file.src_uri] = page.content
+            page.content = search_view(page.content, notebook=is_lab)
         return context
+
+    @event_priority(-100)
+    def _after_search(
+        self, context: Any, /, *, page: Page, config: Any, nav: Any
+    ) -> Any:
+        full = self._full_content.pop(page.file.src_uri, None)
+        if full is not None:
+            page.content = full
+        return context
+
+    on_page_context = CombinedEvent(_before_search, _after_search)
 
     @event_priority(-50)  # after the dlnotes plugin has placed the Run markers
     def on_page_markdown(

@@ -275,3 +275,23 @@ def test_lab_code_cells_get_run_markers(tmp_path: Path) -> None:
     assert mark_notebook_cells(
         html + cell("Code", "<pre class=highlight-ipynb>"), blocks
     ) == (html + cell("Code", "<pre class=highlight-ipynb>"))
+
+
+def test_the_search_index_sees_prose_without_tex_or_notebook_code() -> None:
+    from dlnotes.site.outputs import search_view
+
+    page = '<p>残差 <span class="arithmatex">\\(F(x) + x\\)</span> 映射</p>'
+    assert search_view(page) == "<p>残差   映射</p>"
+    cell = (
+        '<div class="jp-Cell jp-CodeCell"><div class="jp-Cell-inputWrapper">'
+        '<div><div class="highlight-ipynb"><pre>import torch</pre></div></div></div>'
+        '<div class="jp-Cell-outputWrapper"><div><pre>loss 0.1</pre></div></div></div>'
+    )
+    prose = (
+        '<div class="jp-Cell jp-MarkdownCell"><div class="jp-Cell-inputWrapper">'
+        "<div><h2>训练</h2><p>每个网络</p></div></div></div>"
+    )
+    view = search_view(prose + cell, notebook=True)
+    assert "训练" in view and "每个网络" in view
+    assert "import torch" not in view and "loss 0.1" not in view
+    assert view.endswith('<div class="jp-Cell jp-CodeCell"></div>')
