@@ -471,7 +471,9 @@ def classify_lines(lines: list[str]) -> tuple[list[int], list[CodeBlock]]:
 
 CODE_SPAN_RE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _LINK_TEXT = r"\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-_LINK_URL = r"(?P<url><[^<>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)"
+# A URL with balanced parentheses and no white space.
+_PAREN_URL = r"[^()\s]*(?:\([^()\s]*\)[^()\s]*)*"
+_LINK_URL = rf"(?P<url><[^<>]*>|{_PAREN_URL})"
 _LINK_TITLE = r"(?:[ \t]+\"[^\"]*\")?"
 # A Markdown link `[title](url "optional title")` (balanced brackets/parentheses);
 # group `image` is "!" for an image.
@@ -481,16 +483,12 @@ LINK_START_RE = re.compile(rf"{_LINK_TEXT}\({_LINK_URL}{_LINK_TITLE}\)")
 # Raw notes (the importer): a link at the start of an item, maybe in **bold**; links
 # and images whose URL may hold spaces, as notes copied from the web have them.
 RAW_LINK_AT_START_RE = re.compile(
-    r"(?P<bold>\*\*)?\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)(?P=bold)?"
+    rf"(?P<bold>\*\*)?{_LINK_TEXT}\((?P<url>{_PAREN_URL})\)(?P=bold)?"
 )
 RAW_LINK_RE = re.compile(
-    r"(?<!!)\[(?P<title>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\((?P<url>[^()\n]*?(?:\([^()\s]*\)[^()\n]*?)*)\)"
+    rf"(?<!!){_LINK_TEXT}\((?P<url>[^()\n]*?(?:\([^()\s]*\)[^()\n]*?)*)\)"
 )
-RAW_IMAGE_RE = re.compile(
-    r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\)"
-)
+RAW_IMAGE_RE = re.compile(rf"!\[(?P<alt>[^\]\n]*)\]\((?P<src>{_PAREN_URL})\)")
 # `[text]` alone: a link that lost its URL.
 BARE_BRACKETS_RE = re.compile(r"\[[^\[\]]+\]")
 AUTOLINK_RE = re.compile(r"<(?P<url>https?://[^<>\s]+)>")
