@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dlnotes.kb.check import check_docs
+from dlnotes.kb.notes import KnowledgeBase
 from tests.support import ROOT
 
 VAULT = ROOT / "tests/data/vault"
@@ -135,6 +137,14 @@ def test_highlight_and_code_untouched(built: Path) -> None:
     assert "[[代码里的不是链接]]" in html and "<code>[[x]]</code>" in html
 
 
+def test_check_and_tracker_agree_with_the_site(built: Path) -> None:
+    assert check_docs(VAULT / "docs") == []  # what builds strictly checks clean
+    kb = KnowledgeBase.scan(VAULT / "docs")
+    # the question hidden in a %% comment is neither tracked nor published
+    assert [q.id for q in kb.questions] == ["Q-home-01"]
+    assert 'id="q-home-01"' in _article(built / "index.html")
+
+
 def test_unresolved_wikilink_fails_the_strict_build(tmp_path: Path) -> None:
     shutil.copytree(VAULT, tmp_path, dirs_exist_ok=True)
     page = tmp_path / "docs/cnn/pooling.md"
@@ -145,6 +155,13 @@ def test_unresolved_wikilink_fails_the_strict_build(tmp_path: Path) -> None:
     )
     result = _build(tmp_path)
     assert result.returncode != 0
+    # dlnotes check says the same, at the same lines
+    problems = [str(p) for p in check_docs(tmp_path / "docs", relative_to=tmp_path)]
+    assert [p.split(" [[")[0] for p in problems] == [
+        "docs/cnn/pooling.md:11: unresolved",
+        "docs/cnn/pooling.md:11: unresolved",
+    ]
+    assert all(p in result.stderr for p in problems)
     assert (
         "docs/cnn/pooling.md:11: unresolved [[ResNet#不存在的小节]]: "
         "resnet/ResNet.md has no heading '不存在的小节'"
