@@ -259,4 +259,4 @@ def test_a_note_with_1000_nested_questions_keeps_commands_fast(tmp_path: Path) -
             assert main([*argv, "--write", "--docs", str(docs)]) == 0
         assert len(KnowledgeBase.scan(docs).questions) == n
         timings[name] = _commands_time(docs, f"Q-deep-{n}")
-    assert timings["nested"] < 5 * timings["flat"] + 1.0, timings
+    assert timings["nested"] < 8 * timings["flat"] + 1.0, timings
