@@ -12,7 +12,8 @@ Checks:
   registered;
 * the Obsidian forms, by the site's own rules (:mod:`dlnotes.kb.obsidian_render`):
   wikilinks and embeds that do not resolve, embeds of themselves, an unclosed
-  ``![[`` or ``%%``, questions written inside a quote or callout (not tracked);
+  ``![[`` or ``%%``, questions written inside a quote or callout (not tracked), and
+  wikilinks that only the site resolves (by a page title: Obsidian would not);
 * questions that are not tracked because they sit inside a code block: an unclosed
   fence, a fence without a language, or an indented code block (a fence with a
   language, e.g. ```` ```markdown ````, is a deliberate example and is not reported);
@@ -57,9 +58,9 @@ from dlnotes.kb.grammar import (
 )
 from dlnotes.kb.links import clean_url, tracking_params
 from dlnotes.kb.notes import KnowledgeBase, ParsedPage, read_note
-from dlnotes.kb.obsidian import scan
+from dlnotes.kb.obsidian import find_links, scan
 from dlnotes.kb.obsidian_render import Options, render
-from dlnotes.kb.wikilinks import Vault
+from dlnotes.kb.wikilinks import LinkError, Vault
 
 
 @dataclass(frozen=True, order=True)
@@ -217,6 +218,24 @@ def check_obsidian(
             Options(tags_page=None),
         )
         problems += [Problem(display, p.line, p.message) for p in result.problems]
+        # the site also resolves page titles; Obsidian does not: say how to write it
+        for link in find_links(text):
+            try:
+                vault.resolve_link(link, parsed.page, titles=False)
+            except LinkError:
+                try:
+                    hit = vault.resolve_link(link, parsed.page)
+                except LinkError:
+                    continue  # reported above
+                path = hit.path.removesuffix(".md")
+                problems.append(
+                    Problem(
+                        display,
+                        link.line,
+                        f"{link.raw} names a page by its title, which Obsidian does "
+                        f"not follow: write [[{path}|{link.alias or link.target}]]",
+                    )
+                )
     if COMMENT_MARK in text:
         unclosed = scan(parsed.lines).unclosed_comment
         if unclosed:

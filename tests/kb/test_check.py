@@ -115,7 +115,7 @@ def test_only_the_given_pages_are_checked(tmp_path: Path) -> None:
 OBSIDIAN = """\
 # 笔记
 
-见 [[page]]、[[page#页]]、[[笔记#小节]] 与 ![[img/here.png|200]]。
+见 [[page]]、[[page#页]]、[[笔记#小节]] 与 ![[img/here.png|200]]，按标题 [[另]]。
 见 [[不存在]]、[[page#没有的小节]] 和 ![[丢了.png]]。
 
 > [!note] 提示
@@ -143,6 +143,8 @@ def test_obsidian_forms_by_the_sites_rules(tmp_path: Path) -> None:
     assert problems == [
         "docs/sub/other.md:3: ![[other]] embeds itself "
         "(via sub/other.md# > sub/笔记.md#)",
+        f"{note}:3: [[另]] names a page by its title, which Obsidian does not "
+        "follow: write [[sub/other|另]]",
         f"{note}:4: unresolved ![[丢了.png]]: no note or file named '丢了.png'",
         f"{note}:4: unresolved [[page#没有的小节]]: sub/page.md has no heading "
         "'没有的小节'",

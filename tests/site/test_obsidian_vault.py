@@ -138,7 +138,11 @@ def test_highlight_and_code_untouched(built: Path) -> None:
 
 
 def test_check_and_tracker_agree_with_the_site(built: Path) -> None:
-    assert check_docs(VAULT / "docs") == []  # what builds strictly checks clean
+    # what builds strictly checks clean, but for the one link only the site follows
+    assert [str(p) for p in check_docs(VAULT / "docs", relative_to=VAULT)] == [
+        "docs/index.md:5: [[残差网络（ResNet）]] names a page by its title, which "
+        "Obsidian does not follow: write [[resnet/ResNet|残差网络（ResNet）]]"
+    ]
     kb = KnowledgeBase.scan(VAULT / "docs")
     # the question hidden in a %% comment is neither tracked nor published
     assert [q.id for q in kb.questions] == ["Q-home-01"]
@@ -157,11 +161,12 @@ def test_unresolved_wikilink_fails_the_strict_build(tmp_path: Path) -> None:
     assert result.returncode != 0
     # dlnotes check says the same, at the same lines
     problems = [str(p) for p in check_docs(tmp_path / "docs", relative_to=tmp_path)]
-    assert [p.split(" [[")[0] for p in problems] == [
+    unresolved = [p for p in problems if ": unresolved [[" in p]
+    assert [p.split(" [[")[0] for p in unresolved] == [
         "docs/cnn/pooling.md:11: unresolved",
         "docs/cnn/pooling.md:11: unresolved",
     ]
-    assert all(p in result.stderr for p in problems)
+    assert all(p in result.stderr for p in unresolved)
     assert (
         "docs/cnn/pooling.md:11: unresolved [[ResNet#不存在的小节]]: "
         "resnet/ResNet.md has no heading '不存在的小节'"
