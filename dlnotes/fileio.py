@@ -170,7 +170,11 @@ def _replace_if_unchanged(tmp: Path, target: Path, data: bytes, sha256: str) -> 
     if sha256_file(tmp) == sha256:
         os.unlink(tmp)
         return
-    _exchange(tmp, target)  # put the other program's save back
+    try:
+        _exchange(tmp, target)  # put the other program's save back
+    except FileNotFoundError:  # our file is gone meanwhile: the save goes back alone
+        os.rename(tmp, target)
+        raise changed from None
     if sha256_file(tmp) == hashlib.sha256(data).hexdigest():
         os.unlink(tmp)
         raise changed

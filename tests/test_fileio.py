@@ -64,3 +64,38 @@ def test_a_conditional_replace_keeps_a_file_that_changed(
 def test_new_files_get_normal_modes(tmp_path: Path) -> None:
     path = atomic_write(tmp_path / "new.md", b"x")
     assert path.stat().st_mode & 0o777 == 0o666 & ~fileio.current_umask()
+
+
+def test_a_save_swapped_out_goes_back_even_if_our_file_vanished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_bytes(b"read")
+    real = fileio._exchange
+    pair = _pair(tmp_path)
+    if not real(*pair):
+        pytest.skip("this file system cannot exchange two files")
+    for path in pair:
+        path.unlink()
+    calls = []
+
+    def exchange(a: Path, b: Path) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            note.write_bytes(b"saved by the user")  # lands right before the swap
+        else:
+            note.unlink()  # and our new file is deleted before the swap back
+        return real(a, b)
+
+    monkeypatch.setattr(fileio, "_exchange", exchange)
+    with pytest.raises(FileChanged):
+        atomic_write(note, b"ours", expect_sha256=hashlib.sha256(b"read").hexdigest())
+    assert note.read_bytes() == b"saved by the user"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.md"]
+
+
+def _pair(folder: Path) -> tuple[Path, Path]:
+    a, b = folder / "xa", folder / "xb"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    return a, b
