@@ -240,6 +240,7 @@ def _commands_time(docs: Path, qid: str) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_a_note_with_1000_nested_questions_keeps_commands_fast(tmp_path: Path) -> None:
     # Each question nested in the one before (they carry their IDs, so the
     # importer keeps them questions): the page holds ~2 MB of indentation and

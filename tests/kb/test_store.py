@@ -41,6 +41,7 @@ def _command(argv: list[str], barrier: Any) -> None:
     os._exit(code)
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_resolve_commands_all_land(tmp_path: Path) -> None:
     # Forked processes running the CLI's main() race for real (separate processes,
     # separate file descriptors); forking skips 50 interpreter start-ups (~20 s).
@@ -295,6 +296,7 @@ print(k)
 """
 
 
+@pytest.mark.slow
 def test_a_save_storm_loses_no_save(tmp_path: Path) -> None:
     docs = _kb(tmp_path, 40)
     note = docs / "race.md"
