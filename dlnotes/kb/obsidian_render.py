@@ -373,9 +373,8 @@ class _Renderer:
         if m is None or not m["embed"] or len(segments) != 1:
             return None
         target, heading = m["target"].strip(), (m["heading"] or "").strip()
-        probe = self.vault
         try:
-            found = probe.resolve(
+            found = self.vault.resolve(
                 target,
                 src_page,
                 heading,
@@ -388,9 +387,13 @@ class _Renderer:
             return None
         key = f"{found.path}#{found.anchor}"
         if key in stack or len(stack) > MAX_EMBED_DEPTH:
-            self.problems.append(
-                Problem(line, f"{m.group(0)} embeds itself (via {' > '.join(stack)})")
+            why = (
+                "embeds itself"
+                if key in stack
+                else f"nests embeds more than {MAX_EMBED_DEPTH} deep"
             )
+            chain = " > ".join(stack)
+            self.problems.append(Problem(line, f"{m.group(0)} {why} (via {chain})"))
             return None
         section = _section(self.source(found.path), found, self.vault)
         self.embeds.append(found.path)

@@ -77,3 +77,14 @@ def test_unresolved_and_image_embeds() -> None:
     assert problems == [
         Problem(1, "unresolved [[缺失|文字]]: no note or file named '缺失'")
     ]
+
+
+def test_embeds_nested_too_deep_are_reported() -> None:
+    chain = {f"n{i}.md": f"# N{i}\n\n![[n{i + 1}]]\n" for i in range(8)}
+    chain["n8.md"] = "# N8\n"
+    vault = Vault.from_texts(chain.items())
+    r = render(chain["n0.md"], "n0.md", vault, chain.__getitem__, Options())
+    assert [p.message.split(" (via")[0] for p in r.problems] == [
+        "![[n5]] nests embeds more than 4 deep"
+    ]
+    assert r.markdown.count('class="dl-embed"') == 4  # n1 .. n4
