@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from dlnotes.models.registry import (
     IMAGENET_DATA,
     DataConfig,
+    check_normalization,
     create_model,
     model_entry,
 )
@@ -358,8 +359,6 @@ def param_groups(
 # Preprocessing that travels with the weights
 # ---------------------------------------------------------------------------
 
-_INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
-
 
 # --8<-- [start:preprocessing]
 @dataclass(frozen=True)
@@ -385,15 +384,7 @@ class Preprocessing:
     def __post_init__(self) -> None:
         if len(self.input_size) != 2 or min(self.input_size) < 1:
             raise ValueError(f"input_size must be (H, W) >= 1, got {self.input_size}")
-        if len(self.mean) != len(self.std) or not self.mean:
-            raise ValueError("mean and std must have one value per channel")
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be > 0, got {self.std}")
-        if self.interpolation not in _INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {_INTERPOLATIONS}, "
-                f"got {self.interpolation!r}"
-            )
+        check_normalization(self.mean, self.std, self.interpolation)
         if self.resize_size is not None and self.resize_size < max(self.input_size):
             raise ValueError("resize_size must be >= the crop (input_size)")
 

@@ -42,6 +42,21 @@ B = TypeVar("B", bound=Builder)
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 
+def check_normalization(
+    mean: tuple[float, ...], std: tuple[float, ...], interpolation: str
+) -> None:
+    """ValueError unless mean/std have one value per channel, std > 0, and
+    ``interpolation`` is one of :data:`INTERPOLATIONS`."""
+    if len(mean) != len(std) or not mean:
+        raise ValueError("mean and std must have one value per channel")
+    if min(std) <= 0:
+        raise ValueError(f"std must be > 0, got {std}")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(
+            f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}"
+        )
+
+
 # --8<-- [start:data-config]
 @dataclass(frozen=True)
 class DataConfig:
@@ -68,16 +83,9 @@ class DataConfig:
             raise ValueError(
                 f"input_size must be (C, H, W) >= 1, got {self.input_size}"
             )
-        channels = self.input_size[0]
-        if len(self.mean) != channels or len(self.std) != channels:
-            raise ValueError(f"mean and std must have {channels} values (C)")
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be > 0, got {self.std}")
-        if self.interpolation not in INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {INTERPOLATIONS}, "
-                f"got {self.interpolation!r}"
-            )
+        check_normalization(self.mean, self.std, self.interpolation)
+        if len(self.mean) != self.input_size[0]:
+            raise ValueError(f"mean and std must have {self.input_size[0]} values (C)")
         if not 0 < self.crop_pct <= 1:
             raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
 

@@ -249,7 +249,8 @@ def test_register_model_refuses_bad_builders() -> None:
     ("kwargs", "message"),
     [
         ({"input_size": (3, 32)}, "input_size must be"),
-        ({"mean": (0.5,)}, "mean and std must have 3"),
+        ({"mean": (0.5,)}, "mean and std must have one value per channel"),
+        ({"mean": (0.5,), "std": (0.5,)}, "mean and std must have 3 values"),
         ({"std": (1.0, 0.0, 1.0)}, "std must be > 0"),
         ({"interpolation": "cubic"}, "interpolation must be one of"),
         ({"crop_pct": 1.5}, r"crop_pct must be in \(0, 1\]"),
