@@ -2,7 +2,9 @@
 
 ========================  ====================================================
 ``train.config``          :class:`TrainConfig` and the flags made from it (no torch)
-``train.data``            datasets, normalisation, augmentation
+``train.data``            data containers, normalisation, augmentation
+``train.datasets``        digits, synthetic images, CIFAR, image folders
+``train.setup``           the lr schedule; a config -> a :class:`Run`
 ``train.checkpoint``      the checkpoint file format (checksummed), RNG states
 ``train.distributed``     ``torchrun``: process group, device, collectives
 ``train.metrics``         progress bar, metrics files, plot
