@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlnotes.models import create_model
+from dlnotes.train.checkpoint import UnverifiedCheckpointWarning
 from dlnotes.transfer import (
     IMAGENET_PREPROCESSING,
     FrozenBatchNorm2d,
@@ -312,8 +313,11 @@ def test_save_is_atomic_and_overwrites(
 
 def test_load_checkpoint_rejects_other_files(tmp_path: Path) -> None:
     plain = tmp_path / "plain.pt"
-    torch.save(net().state_dict(), plain)
-    with pytest.raises(ValueError, match="not a dlnotes transfer checkpoint"):
+    torch.save(net().state_dict(), plain)  # a plain torch file: no checksum either
+    with (
+        pytest.warns(UnverifiedCheckpointWarning),
+        pytest.raises(ValueError, match="not a dlnotes transfer checkpoint"),
+    ):
         load_checkpoint(plain)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
