@@ -100,3 +100,40 @@ def test_the_static_build_shows_the_command_instead(browser, tmp_path: Path) -> 
     assert cli.is_visible()
     assert page.locator(".dl-btn").count() == 0
     page.close()
+
+
+RUN_PAGE = """\
+# 运行
+
+```python
+answer = 6 * 7
+print("answer is", answer)
+```
+"""
+
+
+def test_the_run_button_of_a_small_site(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The page scripts (static/api.js, run.js) drive a run after logging in."""
+    make_site(tmp_path)
+    (tmp_path / "docs/run.md").write_text(RUN_PAGE, encoding="utf-8")
+    server = Served(tmp_path, ready="/run/")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(server.url + "/run/")
+        assert page.locator(".dl-runner").count() == 0  # not logged in: no toolbar
+        server.login(page)
+        page.goto(server.url + "/run/")
+        panel = page.locator('.dl-runner[data-dl-block="1"]')
+        panel.get_by_role("button", name="▶ 运行").click()
+        page.wait_for_function(
+            "document.querySelector('.dl-runner[data-dl-block=\"1\"]')"
+            ".getAttribute('data-dl-status') === 'ok'",
+            timeout=60_000,
+        )
+        assert "answer is 42" in panel.locator(".dl-output").inner_text()
+        assert errors == []
+    finally:
+        page.close()
+        server.stop()
