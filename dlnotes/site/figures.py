@@ -3,9 +3,14 @@
 * Figures: every function registered with :func:`dlnotes.viz.figure` is rendered to
   ``assets/figures/<name>.png`` and, for Material's dark scheme, ``<name>-dark.png``
   (pages show the one matching the reader's scheme, ``#only-light``/``#only-dark``).
-  PNGs are cached under ``.cache/figures/<hash>/`` where the hash covers the module
-  that draws the figure and every package module it imports, transitively: editing
-  that code redraws its figures, a rebuild with nothing changed draws nothing.
+  PNGs are cached as ``.cache/figures/<name>-<hash>[-dark].png``
+  where the hash covers the code the figure depends on (:func:`figure_hash`: the
+  function, the definitions of its module it uses, and every package module those
+  import, transitively): a code change re-draws only the figures that use it, a
+  rebuild with nothing changed draws nothing. Figures are found without importing
+  the package (``@figure("name")`` in ``dlnotes/viz``); after the first build of a
+  process (a ``mkdocs serve`` rebuild) they are drawn in a fresh interpreter
+  (``python -m dlnotes.viz``), so the new code is what gets drawn.
 * Lab notebooks (mkdocs-jupyter): its cache is keyed on the notebook file only, so a
   change in ``dlnotes`` would leave a stale plot. This plugin adds to the key a hash of
   the ``dlnotes`` modules the notebook imports (transitively), so exactly the affected
@@ -20,13 +25,17 @@ import ast
 import hashlib
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
-from mkdocs.plugins import BasePlugin
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.structure.toc import AnchorLink
@@ -64,12 +73,15 @@ def _module_file(module: str, package_dir: Path) -> Path | None:
     return None
 
 
-def _imports(source: str, current: str | None = None) -> set[str]:
+def _imports(source: str | ast.Module, current: str | None = None) -> set[str]:
     """Absolute names of the modules ``source`` imports (relative ones resolved)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+    if isinstance(source, ast.Module):
+        tree = source
+    else:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return set()
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -84,6 +96,39 @@ def _imports(source: str, current: str | None = None) -> set[str]:
     return names
 
 
+def _read_module(path: Path, current: str) -> tuple[str, set[str]]:
+    """Source and imports of a module file (parsed once per version of the file)."""
+    source, tree = _parse(path)
+    return source, _imports(tree, current)
+
+
+def package_signature(
+    package_dir: Path = PACKAGE_DIR,
+) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every ``.py`` file of the package (cheap: stat only)."""
+    found: list[tuple[str, int, int]] = []
+    for dirpath, dirnames, filenames in os.walk(package_dir):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                found.append((os.path.join(dirpath, name), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(found))
+
+
+_DEP_MEMO: dict[tuple[object, ...], str] = {}
+
+
+def cached_dependency_hash(notebook: Path) -> str:
+    """:func:`dependency_hash`, recomputed only when the notebook or package changed."""
+    st = notebook.stat()
+    key = (str(notebook), st.st_mtime_ns, st.st_size, package_signature())
+    if key not in _DEP_MEMO:
+        _DEP_MEMO.clear()
+        _DEP_MEMO[key] = dependency_hash(notebook)
+    return _DEP_MEMO[key]
+
+
 def dependency_hash(notebook: Path, package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of every package module a notebook imports, followed transitively."""
     return source_dependency_hash(_notebook_code(notebook), package_dir)
@@ -91,8 +136,45 @@ def dependency_hash(notebook: Path, package_dir: Path = PACKAGE_DIR) -> str:
 
 def source_dependency_hash(source: str, package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of every package module ``source`` imports, followed transitively."""
+    seen = _transitive_modules(_imports(source), package_dir)
+    h = hashlib.sha256()
+    for path in sorted(seen):
+        h.update(path.relative_to(package_dir).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _module_name(path: Path, package_dir: Path) -> str:
+    rel = path.relative_to(package_dir.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+_AST_CACHE: dict[Path, tuple[tuple[int, int], str, ast.Module]] = {}
+
+
+def _parse(path: Path) -> tuple[str, ast.Module]:
+    """Source and syntax tree of a module file, parsed once per version."""
+    st = path.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    cached = _AST_CACHE.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    source = path.read_text("utf-8")
+    try:
+        tree = ast.parse(source, str(path))
+    except SyntaxError:  # being edited: no code yet, the import reports it
+        tree = ast.Module(body=[], type_ignores=[])
+    _AST_CACHE[path] = (key, source, tree)
+    return source, tree
+
+
+def _transitive_modules(names: set[str], package_dir: Path) -> dict[Path, str]:
+    """Every package module file reached from the module names, and their imports."""
     seen: dict[Path, str] = {}
-    todo = list(_imports(source))
+    todo = list(names)
     while todo:
         name = todo.pop()
         # ``import dlnotes.models.resnet`` also runs the parent packages.
@@ -105,12 +187,92 @@ def source_dependency_hash(source: str, package_dir: Path = PACKAGE_DIR) -> str:
             seen[path] = module
             # Relative imports in a package's __init__ resolve against the package.
             current = f"{module}.__init__" if path.name == "__init__.py" else module
-            todo += _imports(path.read_text("utf-8"), current)
+            todo += _read_module(path, current)[1]
+    return seen
+
+
+def find_figures(package_dir: Path = PACKAGE_DIR) -> dict[str, tuple[Path, str]]:
+    """``name -> (module file, function name)`` of every ``@figure("name")``.
+
+    Read from the sources of ``dlnotes/viz`` without importing them.
+    """
+    found: dict[str, tuple[Path, str]] = {}
+    for path in sorted((package_dir / "viz").glob("*.py")):
+        for node in _parse(path)[1].body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                if (
+                    isinstance(deco, ast.Call)
+                    and isinstance(deco.func, ast.Name)
+                    and deco.func.id == "figure"
+                    and deco.args
+                    and isinstance(deco.args[0], ast.Constant)
+                    and isinstance(deco.args[0].value, str)
+                ):
+                    found[deco.args[0].value] = (path, node.name)
+    return found
+
+
+def figure_hash(path: Path, function: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the code figure ``function`` of module ``path`` depends on.
+
+    Covers the function's code, the top-level definitions of its module that it
+    uses (followed within the module), and every package module it or they import,
+    transitively (whole modules), plus ``dlnotes/viz/__init__.py`` (the renderer).
+    Comments and layout do not count: a figure is redrawn when code changed.
+    """
+    tree = _parse(path)[1]
+    module = _module_name(path, package_dir)
+    defs: dict[str, ast.stmt] = {}
+    imported: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defs[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    defs[t.id] = node
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imported[alias.asname or alias.name.split(".")[0]] = alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")[: -node.level]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{base}.{alias.name}"
+    used_defs: dict[str, ast.stmt] = {}
+    modules: set[str] = set()
+    todo = [function]
+    while todo:
+        name = todo.pop()
+        if name in used_defs or name not in defs:
+            continue
+        node = defs[name]
+        used_defs[name] = node
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                if sub.id in imported:
+                    modules.add(imported[sub.id])
+                elif sub.id in defs:
+                    todo.append(sub.id)
+            elif isinstance(sub, ast.Import | ast.ImportFrom):
+                modules |= _imports(ast.unparse(sub), module)
+    # the code, not its comments or layout: ast.dump leaves both out
     h = hashlib.sha256()
-    for path in sorted(seen):
-        h.update(path.relative_to(package_dir).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    for name in sorted(used_defs):
+        h.update(name.encode())
+        h.update(ast.dump(used_defs[name]).encode())
+    deps = _transitive_modules(modules, package_dir)
+    deps.pop(path, None)  # its own module: only the definitions it uses count
+    init = package_dir / "viz" / "__init__.py"
+    for dep in sorted({*deps, init}):
+        h.update(dep.relative_to(package_dir).as_posix().encode())
+        h.update(ast.dump(_parse(dep)[1]).encode())
+    return h.hexdigest()[:16]
 
 
 def _patch_mkdocs_jupyter_cache_key() -> bool:
@@ -233,6 +395,33 @@ def dark_variants(html: str, dest: str = "assets/figures") -> str:
     return pattern.sub(both, html)
 
 
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def draw(figures: dict[tuple[str, str], Path], *, fresh: bool) -> None:
+    """Render ``(name, theme) -> png``; ``fresh``: in a new interpreter."""
+    if not fresh:
+        from dlnotes import viz
+
+        viz.load_all()
+        for (name, theme), png in figures.items():
+            viz.render(name, png, theme=theme)  # type: ignore[arg-type]
+        return
+    args = [f"{name}:{theme}={png}" for (name, theme), png in figures.items()]
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlnotes.viz", *args],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE_DIR.parent,
+    )
+    if proc.returncode != 0:
+        raise PluginError(
+            f"dlnotes-figures: drawing {', '.join(n for n, _ in figures)} failed:\n"
+            f"{proc.stderr.strip()}"
+        )
+
+
 class FiguresConfig(Config):
     cache_dir = c.Type(str, default=".cache/figures")
     dest = c.Type(str, default="assets/figures")
@@ -240,37 +429,67 @@ class FiguresConfig(Config):
 
 
 class FiguresPlugin(BasePlugin[FiguresConfig]):
+    def __init__(self) -> None:
+        self._builds = 0  # builds done by this process (mkdocs serve rebuilds)
+        self._hashes: tuple[object, dict[str, str]] | None = None
+        self._notebook_cache: set[Path] = set()
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Defined so that the plugin object lives across ``mkdocs serve`` rebuilds."""
+
     def on_config(self, config: Any) -> Any:
         if _patch_mkdocs_jupyter_cache_key():
             log.debug("dlnotes-figures: mkdocs-jupyter cache keyed on package code")
         return config
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:
-        from dlnotes import viz
-
-        figures = viz.load_all()
         root = Path(config.config_file_path).parent
         cache = root / self.config.cache_dir
-        keys: dict[str, str] = {}
-        drawn = 0
-        for name in sorted(figures):
-            # keyed on the module that draws it and what it imports, transitively:
-            # an edit elsewhere in the package redraws nothing
-            module = figures[name].__module__
-            if module not in keys:
-                keys[module] = source_dependency_hash(f"import {module}")[:16]
+        signature = package_signature()
+        if self._hashes is None or self._hashes[0] != signature:
+            found = find_figures()
+            hashes = {name: figure_hash(p, fn) for name, (p, fn) in found.items()}
+            self._hashes = (signature, hashes)
+        figures = self._hashes[1]
+        missing: dict[tuple[str, str], Path] = {}
+        for name, digest in sorted(figures.items()):
             for suffix, theme in (("", "light"), (DARK_SUFFIX, "dark")):
-                png = cache / keys[module] / f"{name}{suffix}.png"
+                png = cache / f"{name}-{digest}{suffix}.png"
                 if not png.exists():
-                    viz.render(name, png, theme=theme)  # type: ignore[arg-type]
-                    drawn += 1
+                    missing[(name, theme)] = png
                 dest = f"{self.config.dest}/{name}{suffix}.png"
                 files.append(File.generated(config, dest, abs_src_path=str(png)))
-        log.info(
-            "dlnotes-figures: %d figures (%d drawn, cache %s)",
+        if missing:
+            try:
+                draw(missing, fresh=self._builds > 0)
+            except PluginError as exc:
+                if self._builds == 0:
+                    raise
+                # under serve: say so (banner) and keep showing the last drawing
+                log.warning("%s", exc)
+                for (name, theme), png in missing.items():
+                    suffix = DARK_SUFFIX if theme == "dark" else ""
+                    pattern = re.compile(
+                        rf"{re.escape(name)}-[0-9a-f]{{16}}{suffix}\.png"
+                    )
+                    older = sorted(
+                        (
+                            p
+                            for p in cache.glob(f"{name}-*.png")
+                            if pattern.fullmatch(p.name)
+                        ),
+                        key=_mtime,
+                    )
+                    if older and not png.exists():
+                        png.write_bytes(older[-1].read_bytes())
+        self._builds += 1
+        level = logging.INFO if missing or self._builds == 1 else logging.DEBUG
+        log.log(
+            level,
+            "dlnotes-figures: %d figures (%d drawn: %s)",
             len(figures),
-            drawn,
-            cache,
+            len(missing),
+            ", ".join(sorted({n for n, _ in missing})) or "none changed",
         )
         return files
 
@@ -284,3 +503,17 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         ):
             return fix_notebook_html(html, list(page.toc))
         return html
+
+    @event_priority(50)  # before mkdocs-jupyter evicts the cache files it did not use
+    def on_post_build(self, *, config: Any) -> None:
+        """Keep the notebook cache of a ``mkdocs serve --dirty`` rebuild.
+
+        mkdocs-jupyter deletes every cache file the build did not use; a dirty
+        rebuild renders no notebook, so it would throw away every executed notebook
+        and the next full rebuild would execute them all again (minutes).
+        """
+        jupyter = config.plugins.get("mkdocs-jupyter")
+        used = getattr(jupyter, "_used_cache_paths", None)
+        if isinstance(used, set):
+            self._notebook_cache |= used
+            used |= self._notebook_cache

@@ -99,3 +99,49 @@ def test_package_figures_get_a_dark_variant() -> None:
     assert 'src="../assets/figures/edge-detection.png#only-light"' in out
     assert 'src="../assets/figures/edge-detection-dark.png#only-dark"' in out
     assert 'src="../other/photo.png"' in out  # not a package figure: untouched
+
+
+def test_a_figure_is_redrawn_only_when_code_it_uses_changes(tmp_path: Path) -> None:
+    from dlnotes.site.figures import figure_hash, find_figures
+
+    pkg = tmp_path / "dlnotes"
+    (pkg / "viz").mkdir(parents=True)
+    (pkg / "numpy").mkdir()
+    for init in (pkg, pkg / "numpy"):
+        (init / "__init__.py").write_text("")
+    (pkg / "viz/__init__.py").write_text("def figure(name):\n    return lambda f: f\n")
+    (pkg / "numpy/conv.py").write_text("def conv(x):\n    return x\n")
+    (pkg / "numpy/pool.py").write_text("def pool(x):\n    return x\n")
+    viz = pkg / "viz/cnn.py"
+    viz.write_text(
+        "from dlnotes.numpy.conv import conv\n"
+        "from dlnotes.numpy.pool import pool\n"
+        "from dlnotes.viz import figure\n\n"
+        "SCALE = 2\n\n"
+        '@figure("conv-fig")\n'
+        "def conv_fig():\n    return conv(SCALE)\n\n"
+        '@figure("pool-fig")\n'
+        "def pool_fig():\n    return pool(1)\n"
+    )
+    found = find_figures(pkg)
+    assert {name: fn for name, (_, fn) in found.items()} == {
+        "conv-fig": "conv_fig",
+        "pool-fig": "pool_fig",
+    }
+
+    def hashes() -> dict[str, str]:
+        return {n: figure_hash(p, fn, pkg) for n, (p, fn) in find_figures(pkg).items()}
+
+    before = hashes()
+    # a comment is no code
+    (pkg / "numpy/conv.py").write_text("def conv(x):\n    # identity\n    return x\n")
+    assert hashes() == before
+    # code the conv figure uses: only it is redrawn
+    (pkg / "numpy/conv.py").write_text("def conv(x):\n    return 2 * x\n")
+    after = hashes()
+    assert after["conv-fig"] != before["conv-fig"]
+    assert after["pool-fig"] == before["pool-fig"]
+    # a constant of its own module that the figure uses
+    viz.write_text(viz.read_text().replace("SCALE = 2", "SCALE = 3"))
+    assert hashes()["conv-fig"] != after["conv-fig"]
+    assert hashes()["pool-fig"] == before["pool-fig"]
