@@ -16,6 +16,11 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import File
 
 # The MathJax files a page can load: the combined component, the CHTML fonts and the
 # components it may load lazily (TeX extensions, menu, assistive MathML).
@@ -86,3 +91,18 @@ def vendor_assets(project_root: Path, prefix: str = "assets/vendor") -> list[Ass
     return _expand(mathjax_root(), MATHJAX_PARTS, f"{prefix}/mathjax") + _expand(
         mermaid_root(project_root), MERMAID_PARTS, f"{prefix}/mermaid"
     )
+
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def static_file(
+    config: MkDocsConfig, name: str, prefix: str = "assets/dlnotes"
+) -> File:
+    """The site file for ``dlnotes/site/static/<name>`` (published at ``prefix``)."""
+    from mkdocs.structure.files import File
+
+    src = STATIC_DIR / name
+    if not src.is_file():
+        raise AssetError(f"dlnotes is incomplete: {src} not found")
+    return File.generated(config, f"{prefix}/{name}", abs_src_path=str(src))

@@ -15,6 +15,10 @@
 * passes the HTML of every page's content through an allow-list sanitiser
   (:mod:`dlnotes.site.sanitize`), late, after the other plugins: a note cannot
   bring scripts, event handlers or ``javascript:`` links into the site.
+* under ``mkdocs serve``, a warning never aborts a rebuild (a banner on the pages
+  and ``file:line`` in the terminal say what is wrong), and with ``--dirty`` only the
+  pages whose text, embedded code or backlinks changed are rebuilt
+  (:mod:`dlnotes.site.live`).
 
 Options (``plugins: - dlnotes: {...}``): ``vendor`` (publish MathJax/Mermaid, default
 true), ``vendor_prefix``, ``tracker`` (render items and the progress page, default
@@ -35,6 +39,7 @@ import logging
 import re
 import signal
 import threading
+from datetime import date
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -46,12 +51,20 @@ from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
-from dlnotes.kb.notes import KnowledgeBase, ParsedPage, page_topic, read_note
+from dlnotes.kb.notes import (
+    KnowledgeBase,
+    ParsedPage,
+    page_topic,
+    parse_page,
+    read_note,
+)
 from dlnotes.kb.progress import progress_markdown
 from dlnotes.kb.render import render_html, render_markdown, render_parsed
 from dlnotes.runner.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
-from dlnotes.site.assets import AssetError, vendor_assets
+from dlnotes.site.assets import AssetError, static_file, vendor_assets
+from dlnotes.site.live import LiveSite, status_script
 from dlnotes.site.sanitize import (
     removed,
     sanitize,
@@ -87,19 +100,29 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._blocks: dict[str, PageBlocks] = {}
         self._pool: Any = None  # KernelPool under mkdocs serve
         self._controls = False  # serving on a loopback address: pages get controls
+        self._live: LiveSite | None = None  # the serve loop (mkdocs serve only)
+        self._progress_key = ""
 
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._serving = command == "serve"
+        self._live = LiveSite(dirty) if self._serving else None
 
     def on_config(self, config: Any) -> Any:
+        # Material's Chinese search loads jieba, which announces it on stderr
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        if self._live is not None:
+            self._live.start_build(config)
         if self._serving:
             from dlnotes.site.serve import is_loopback
 
             self._controls = is_loopback(config.dev_addr.host)
         return config
 
-    def on_files(self, files: Files, /, *, config: Any) -> Files:
+    def _on_files(self, files: Files, /, *, config: Any) -> Files:
+        if self._live is not None:
+            for name in ("live.js", "live.css"):
+                files.append(static_file(config, name))
         if self.config.vendor:
             root = Path(config.config_file_path).parent
             try:
@@ -118,7 +141,17 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 for f in files.documentation_pages()
                 if f.abs_src_path and not f.generated_by
             ]
-            self._kb = KnowledgeBase.from_texts(docs, texts)
+            # a page whose text did not change keeps its parse (serve rebuilds)
+            old = self._parsed
+            self._kb = KnowledgeBase(
+                docs,
+                [
+                    old[page]
+                    if page in old and "".join(old[page].lines) == text
+                    else parse_page(text, page, docs / page)
+                    for page, text in sorted(texts)
+                ],
+            )
             # on_page_markdown reuses these parses when the text is unchanged
             self._parsed = {p.page: p for p in self._kb.pages}
             generated = (
@@ -136,8 +169,44 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 files.append(File.generated(config, path, content=f"# {title}\n"))
         return files
 
+    @event_priority(-100)
+    def _plan_rebuild(self, files: Files, /, *, config: Any) -> Files:
+        """After every plugin added its files: which pages a dirty rebuild builds."""
+        if self._live is not None:
+            from dlnotes.site.figures import cached_dependency_hash
+
+            self._live.plan(
+                files,
+                config,
+                notebook_deps=cached_dependency_hash,
+                notebook_dirs=("labs/",),
+            )
+            if self._live.dirty and self._kb is not None:
+                # the progress and review pages show the tracked items (and
+                # today's dues): rebuilt when those change, not at every edit
+                key = repr(
+                    (
+                        date.today(),
+                        [
+                            (p.questions, p.resources, p.chapters)
+                            for p in self._kb.pages
+                        ],
+                    )
+                )
+                if key == self._progress_key and not self._live.full:
+                    for path in (self.config.progress_page, self.config.review_page):
+                        f = files.get_file_from_path(path) if path else None
+                        if f is not None:
+                            f.is_modified = lambda: False  # type: ignore[method-assign]
+                self._progress_key = key
+        return files
+
+    on_files = CombinedEvent(_on_files, _plan_rebuild)
+
     def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
         """Remember each topic folder's title in the nav, for the progress page."""
+        if self._live is not None:
+            self._live.keep_titles(nav.pages)
         titles: dict[str, str] = {}
         for item in nav.items:
             if isinstance(item, Section):
@@ -148,6 +217,11 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 titles.setdefault("home", item.title or "首页")
         self._titles = titles
         return nav
+
+    def on_env(self, env: Any, /, *, config: Any, files: Files) -> Any:
+        if self._live is not None:
+            env.bytecode_cache = self._live.templates
+        return env
 
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: Any, files: Files
@@ -226,6 +300,13 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     on_page_content = CombinedEvent(_render_tracker, _sanitize)
 
     def on_post_page(self, output: str, /, *, page: Page, config: Any) -> str:
+        if self._live is not None:
+            if page.title:
+                self._live.titles[page.file.src_uri] = page.title
+            at = output.rfind("</body>")
+            if at >= 0:
+                base = get_relative_url(".", page.url)
+                output = output[:at] + status_script(base) + output[at:]
         if not (self._serving and self._controls):
             return output
         study = self.config.serve_controls and self.config.tracker
@@ -247,6 +328,17 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             {"endpoint": API_PATH, "study": study, "run": run, "review": review}
         )
         return output[:at] + data + output[at:]
+
+    def on_post_build(self, *, config: Any) -> None:
+        if self._live is not None:
+            self._live.write_status(config.site_dir)
+            live = self._live
+            log.info(
+                "dlnotes: %s %d pages, %d warnings",
+                "built" if live.full else "rebuilt",
+                len(live.rebuilt),
+                len(live.problems),
+            )
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
         study = self.config.serve_controls and self.config.tracker
