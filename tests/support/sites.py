@@ -141,7 +141,12 @@ class Served:
     """
 
     def __init__(
-        self, root: Path, ready: str = "/cnn/sharing/", timeout: float = 60
+        self,
+        root: Path,
+        ready: str = "/cnn/sharing/",
+        timeout: float = 60,
+        *,
+        dirty: bool = False,
     ) -> None:
         self.root = root
         self.port = free_port()
@@ -164,6 +169,7 @@ class Served:
                 "mkdocs",
                 "serve",
                 "--livereload",
+                *(["--dirty"] if dirty else []),
                 "--dev-addr",
                 f"127.0.0.1:{self.port}",
             ],
@@ -235,3 +241,36 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server = Served(root)
     yield server
     server.stop()
+
+
+POOLING = """\
+# 池化
+
+池化和[参数共享](sharing.md)一样减少参数。最大池化取窗口里的最大值。
+
+## 疑问
+
+- [ ] 池化层为什么没有参数？ #Q-cnn-04
+"""
+
+GRAPH_PAGE = """\
+# 知识图谱
+
+<div class="dl-graph" id="dl-graph"></div>
+"""
+
+
+def make_linked_site(root: Path) -> Path:
+    """:func:`make_site` plus the ``dlnotes-graph`` plugin, folder nav (awesome-nav)
+    and notes that link to each other; ``node_modules`` links to the project's."""
+    docs = make_site(root)
+    config = (root / "mkdocs.yml").read_text(encoding="utf-8")
+    config = config.replace(
+        "      vendor: false\n",
+        "      vendor: false\n  - dlnotes-graph\n  - awesome-nav\n",
+    )
+    (root / "mkdocs.yml").write_text(config, encoding="utf-8")
+    (root / "node_modules").symlink_to(ROOT / "node_modules")
+    (docs / "cnn/pooling.md").write_text(POOLING, encoding="utf-8")
+    (docs / "graph.md").write_text(GRAPH_PAGE, encoding="utf-8")
+    return docs

@@ -175,7 +175,8 @@ def run_import(
         for line in notes:
             warn(line)
         warn(
-            f"  add it to the nav of mkdocs.yml: - {_title(result.text, page)}: {page}"
+            f"  the navigation lists it under {posixpath.dirname(page) or 'docs'}/ "
+            f"as {_title(result.text, page)!r} (no mkdocs.yml edit needed)"
         )
     return 2 if failed else 0
 
