@@ -393,10 +393,12 @@ class GraphPlugin(BasePlugin[GraphConfig]):
     def on_nav(self, nav: Navigation, /, *, config: Any, files: Files) -> Navigation:
         """The nav section of each topic folder: the graph's colour legend."""
         topics: dict[str, str] = {}
-        for item in nav.items:
-            if isinstance(item, Section):
-                for page in _walk(item):
-                    topics.setdefault(page_topic(page.file.src_uri), item.title)
+        for page in nav.pages:
+            top: Any = page
+            while top.parent is not None:
+                top = top.parent
+            if isinstance(top, Section):
+                topics.setdefault(page_topic(page.file.src_uri), top.title)
         self._topics = topics
         return nav
 
@@ -543,13 +545,3 @@ def _highlight(sentence: str, text: str) -> str:
         return escaped
     mark = html.escape(text)
     return escaped.replace(mark, f"<strong>{mark}</strong>", 1)
-
-
-def _walk(section: Section) -> list[Page]:
-    pages: list[Page] = []
-    for child in section.children:
-        if isinstance(child, Page):
-            pages.append(child)
-        elif isinstance(child, Section):
-            pages.extend(_walk(child))
-    return pages

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dlnotes.kb.wikilinks import Vault
 from dlnotes.site.graph import note_links, resolve_md_link, sentence_around
-from tests.support.sites import make_linked_site
+from tests.support.sites import build_site, make_linked_site
 
 PAGES = {"index.md", "cnn/index.md", "cnn/pooling.md", "cnn/sharing.md", "nn/neuron.md"}
 
@@ -57,18 +54,6 @@ def test_sentence_around_cuts_at_sentence_ends() -> None:
     assert "池化" in cut and len(cut) <= 162 and cut.startswith("…")
 
 
-def _build(root: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def linked_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("linked")
@@ -78,7 +63,7 @@ def linked_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (docs / "inbox/new-note.md").write_text(
         "# 新笔记\n\n刚导入，讲的是[池化](../cnn/pooling.md)。\n", encoding="utf-8"
     )
-    proc = _build(root)
+    proc = build_site(root)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return root / "site"
 

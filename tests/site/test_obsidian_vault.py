@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,27 +11,16 @@ import pytest
 from dlnotes.kb.check import check_docs
 from dlnotes.kb.notes import KnowledgeBase
 from tests.support import ROOT
+from tests.support.sites import build_site
 
 VAULT = ROOT / "tests/data/vault"
-
-
-def _build(root: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("vault")
     shutil.copytree(VAULT, root, dirs_exist_ok=True)
-    result = _build(root)
+    result = build_site(root)
     assert result.returncode == 0, result.stderr
     return root / "site"
 
@@ -157,7 +143,7 @@ def test_unresolved_wikilink_fails_the_strict_build(tmp_path: Path) -> None:
         + "\n见 [[ResNet#不存在的小节]] 与 [[Resnt]]。\n",
         encoding="utf-8",
     )
-    result = _build(tmp_path)
+    result = build_site(tmp_path)
     assert result.returncode != 0
     # dlnotes check says the same, at the same lines
     problems = [str(p) for p in check_docs(tmp_path / "docs", relative_to=tmp_path)]

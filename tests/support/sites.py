@@ -274,3 +274,16 @@ def make_linked_site(root: Path) -> Path:
     (docs / "cnn/pooling.md").write_text(POOLING, encoding="utf-8")
     (docs / "graph.md").write_text(GRAPH_PAGE, encoding="utf-8")
     return docs
+
+
+def build_site(root: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the project at ``root`` into ``root/site``."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
