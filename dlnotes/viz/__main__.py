@@ -17,19 +17,19 @@ def main(argv: list[str]) -> int:
         print("usage: python -m dlnotes.viz NAME[:light|dark]=PATH.png ...")
         return 2
     known = load_all()
-    jobs = []
+    jobs: list[tuple[str, str, Path]] = []
     for arg in argv:
-        spec, path = arg.split("=", 1)
+        spec, target = arg.split("=", 1)
         name, _, theme = spec.partition(":")
-        jobs.append((name, theme or "light", Path(path)))
+        jobs.append((name, theme or "light", Path(target)))
     unknown = [name for name, _, _ in jobs if name not in known]
     bad = [theme for _, theme, _ in jobs if theme not in ("light", "dark")]
     if unknown or bad:
         what = ", ".join(unknown + bad)
         print(f"error: unknown figure(s) or theme(s): {what}", file=sys.stderr)
         return 2
-    for name, theme, path in jobs:
-        render(name, path, theme=theme)  # type: ignore[arg-type]
+    for name, theme, png in jobs:
+        render(name, png, theme=theme)  # type: ignore[arg-type]
     return 0
 
 
