@@ -195,7 +195,9 @@ class GoogLeNet(nn.Module):
 
 
 @register_model(
-    family="googlenet", data_config=IMAGENET_DATA, train_defaults={"lr": 0.05}
+    family="googlenet",
+    data_config=IMAGENET_DATA,
+    train_defaults={"lr": 0.01, "batch_size": 32},  # digits: 79.4 % after 2 epochs
 )
 def googlenet(
     *,
