@@ -217,7 +217,7 @@ def test_imagenet_config_is_torchvisions_eval_transform() -> None:
 
 
 def test_digits_config_matches_the_training_data() -> None:
-    from dlnotes.train.data import load_digits_data
+    from dlnotes.train.datasets import load_digits_data
 
     bundle = load_digits_data(image_size=32, in_channels=3)
     x = torch.cat([bundle.train.images, bundle.test.images])

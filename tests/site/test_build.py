@@ -120,11 +120,14 @@ def test_no_page_references_a_missing_image(site_dir: Path) -> None:
     assert missing == []
 
 
-def test_sources_have_no_obsidian_embeds_or_seed_image_paths() -> None:
+def test_sources_have_no_seed_image_paths() -> None:
+    # Obsidian embeds (`![[image.png]]`) are site syntax now: the dlnotes-obsidian
+    # plugin resolves them and the strict build fails on one that does not; what
+    # must not appear are the seed notes' raw image paths (readme/...).
     bad = []
     for md in DOCS.rglob("*.md"):
         for n, line in enumerate(md.read_text(encoding="utf-8").splitlines(), 1):
-            if "![[" in line or re.search(r"\]\((?:\.\./)*readme/", line):
+            if re.search(r"\]\((?:\.\./)*readme/", line):
                 bad.append(f"{md.relative_to(ROOT)}:{n}")
     assert bad == []
 
