@@ -422,8 +422,22 @@ def read_settled(path: Path) -> tuple[bytes, os.stat_result]:
 
 
 def read_note(path: Path) -> str:
-    """The text of a note: UTF-8 (a BOM is kept as a character), newlines as-is."""
-    return read_settled(path)[0].decode("utf-8")
+    """The text of a note: UTF-8 (a BOM is kept as a character), newlines as-is.
+
+    An editor that saves in place in several writes can be caught half-way, cutting
+    a multi-byte character: a file modified within the last second that does not
+    decode is read again after a moment (a few times) before the error stands.
+    """
+    for attempt in range(SETTLE_TRIES):
+        raw, st = read_settled(path)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            fresh = time.time_ns() - st.st_mtime_ns < SETTLE_NS
+            if not fresh or attempt == SETTLE_TRIES - 1:
+                raise
+            time.sleep(SETTLE_WAIT)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass

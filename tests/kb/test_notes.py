@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -261,3 +262,32 @@ def test_a_note_with_1000_nested_questions_keeps_commands_fast(tmp_path: Path) -
         assert len(KnowledgeBase.scan(docs).questions) == n
         timings[name] = _commands_time(docs, f"Q-deep-{n}")
     assert timings["nested"] < 8 * timings["flat"] + 1.0, timings
+
+
+def test_a_note_caught_half_saved_is_read_again(tmp_path: Path) -> None:
+    """An editor saving in place in two writes cuts a character in half: the
+    reader waits for the rest instead of failing with UnicodeDecodeError."""
+    import threading
+
+    from dlnotes.kb.notes import read_note
+
+    note = tmp_path / "half.md"
+    full = "# 笔记\n\n- [ ] 问题？ #Q-x-01\n".encode()
+    cut = full.index("笔".encode()) + 1  # inside the 3-byte character
+    note.write_bytes(full[:cut])
+
+    def finish() -> None:
+        with open(note, "ab") as f:
+            f.write(full[cut:])
+
+    timer = threading.Timer(0.03, finish)
+    timer.start()
+    try:
+        assert read_note(note) == full.decode()
+    finally:
+        timer.join()
+    stale = tmp_path / "stale.md"
+    stale.write_bytes(full[:cut])
+    os.utime(stale, ns=(0, 0))  # not being saved: the error stands
+    with pytest.raises(UnicodeDecodeError):
+        read_note(stale)
