@@ -137,4 +137,5 @@ def test_clipping_keeps_a_large_sgd_step_from_blowing_up(corpus) -> None:
         results[clip] = train_charlm(train, val, vocab_size, cfg)[1]
     assert results[1.0].val_perplexity[-1] < unigram
     assert results[None].val_perplexity[-1] > 5 * results[1.0].val_perplexity[-1]
-    assert max(results[None].grad_norm) > 5 * max(results[1.0].grad_norm[10:])
+    late = {clip: np.mean(h.train_loss[-20:]) for clip, h in results.items()}
+    assert late[None] > late[1.0] + 1.0  # nats per character, after the blow-up
