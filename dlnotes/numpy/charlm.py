@@ -46,21 +46,24 @@ UNKNOWN = "□"
 _FENCE = re.compile(r"^\s*(```|~~~).*?^\s*\1", re.S | re.M)
 _DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)
 _INLINE = re.compile(r"\$[^$\n]+\$|`[^`\n]*`|<[^>\n]+>|\]\([^)\n]*\)|https?://\S+")
+# tracker markup: task boxes, question ids, resolution dates
+_TRACKER = re.compile(r"\[[ xX/]\] |#Q-[a-z0-9]+-\d+|✅ ?\d{4}-\d{2}-\d{2}")
 _MARKUP = re.compile(r"[#*>|\[\]_=!-]+")
 
 
 def notes_text(docs_dir: Path, exclude: Sequence[str] = ("guide",)) -> str:
     """The prose of every ``.md`` note under ``docs_dir``, in path order.
 
-    Code blocks, math, inline code, HTML tags, link targets and Markdown
-    punctuation are removed; blank runs collapse to one newline.
+    Code blocks, math, inline code, HTML tags, link targets, the tracker's
+    checkboxes, question ids and dates, and Markdown punctuation are removed;
+    blank runs collapse to one newline.
     """
     parts = []
     for path in sorted(Path(docs_dir).rglob("*.md")):
         if path.relative_to(docs_dir).parts[0] in exclude:
             continue
         text = path.read_text(encoding="utf-8")
-        for pattern in (_FENCE, _DISPLAY_MATH, _INLINE, _MARKUP):
+        for pattern in (_FENCE, _DISPLAY_MATH, _INLINE, _TRACKER, _MARKUP):
             text = pattern.sub(" ", text)
         lines = (" ".join(line.split()) for line in text.splitlines())
         parts.append("\n".join(line for line in lines if line))

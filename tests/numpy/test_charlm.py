@@ -72,12 +72,14 @@ def test_notes_text_keeps_prose_and_drops_code_math_and_urls(tmp_path: Path) -> 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "p.md").write_text(
         "# 标题\n\n卷积是**局部**的。$x^2$ 见 [链接](https://e.com/x)。\n\n"
-        "```python\nprint('code')\n```\n\n$$\na = b\n$$\n",
+        "```python\nprint('code')\n```\n\n$$\na = b\n$$\n"
+        "- [x] 为什么？ #Q-cnn-01 ✅ 2026-11-22\n",
         encoding="utf-8",
     )
     text = notes_text(tmp_path)
     assert "卷积是 局部 的。" in text and "标题" in text and "链接" in text
-    for gone in ("print", "x^2", "https", "a = b", "**", "#"):
+    assert "为什么？" in text
+    for gone in ("print", "x^2", "https", "a = b", "**", "#", "Q", "2026", "✅", "x"):
         assert gone not in text
 
 
