@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dlnotes.runner.blocks import Block, page_blocks
-from dlnotes.site.outputs import insert_slots, page_key, render_block
+from dlnotes.site.execution import page_key, render_block
+from dlnotes.site.outputs import insert_slots
 from tests.support.sites import make_site
 
 PAGE = """\
@@ -278,7 +279,7 @@ def test_lab_code_cells_get_run_markers(tmp_path: Path) -> None:
 
 
 def test_the_search_index_sees_prose_without_tex_or_notebook_code() -> None:
-    from dlnotes.site.outputs import search_view
+    from dlnotes.site.search_view import search_view
 
     page = '<p>残差 <span class="arithmatex">\\(F(x) + x\\)</span> 映射</p>'
     assert search_view(page) == "<p>残差   映射</p>"
