@@ -134,10 +134,10 @@ def test_clipping_keeps_a_large_sgd_step_from_blowing_up(corpus) -> None:
     results = {}
     for clip in (None, 1.0):
         cfg = CharLMConfig(
-            cell="rnn", optimizer="sgd", lr=3.0, clip=clip, num_steps=80, **SMALL
+            cell="rnn", optimizer="sgd", lr=3.0, clip=clip, num_steps=160, **SMALL
         )
         results[clip] = train_charlm(train, val, vocab_size, cfg)[1]
-    assert results[1.0].val_perplexity[-1] < unigram
-    assert results[None].val_perplexity[-1] > 5 * results[1.0].val_perplexity[-1]
+    # clipped: better than character frequencies; unclipped: worse than them
+    assert results[1.0].val_perplexity[-1] < unigram < results[None].val_perplexity[-1]
     late = {clip: np.mean(h.train_loss[-20:]) for clip, h in results.items()}
     assert late[None] > late[1.0] + 1.0  # nats per character, after the blow-up
