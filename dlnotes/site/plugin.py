@@ -235,6 +235,8 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 assert self._kb is not None
                 from dlnotes.kb.review_page import review_page_markdown
 
+                # a list of every due question: search results point at the notes
+                page.meta["search"] = {"exclude": True}
                 return review_page_markdown(self._kb, page=src)
             parsed = self._parsed.get(src)
             if parsed is not None and "".join(parsed.lines) == markdown:

@@ -112,3 +112,22 @@ def test_review_a_card_on_the_page(browser, review_served: Served) -> None:  # t
         timeout=30_000,
     )
     assert errors == []
+
+
+def test_the_review_page_is_not_in_the_search_index(tmp_path: Path) -> None:
+    make_site(tmp_path)
+    config = tmp_path / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("plugins:\n", "plugins:\n  - search\n"), "utf-8")
+    site = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = json.loads((site / "search/search_index.json").read_text(encoding="utf-8"))
+    locations = {d["location"].split("#")[0] for d in index["docs"]}
+    assert "review/" not in locations and "cnn/sharing/" in locations
