@@ -308,6 +308,7 @@ def test_a_save_storm_loses_no_save(tmp_path: Path) -> None:
     )
     tracker = Tracker(docs)
     refused = 0
+    extra = 0
     try:
         deadline = time.monotonic() + 20
         while "用户第 1 次保存" not in note.read_text(encoding="utf-8"):
@@ -322,6 +323,19 @@ def test_a_save_storm_loses_no_save(tmp_path: Path) -> None:
                     tracker.reopen(qid)
             except StudyError:
                 refused += 1  # read while the editor was half way through a save
+        # on an idle machine 80 edits can end before the storm has built up: keep
+        # editing until the user has saved at least 21 times (bounded)
+        deadline = time.monotonic() + 30
+        while "用户第 21 次保存".encode() not in note.read_bytes():
+            assert time.monotonic() < deadline, "the writer stopped saving"
+            try:
+                if extra % 2:
+                    tracker.reopen("Q-race-01")
+                else:
+                    tracker.resolve("Q-race-01", date="2026-01-04")
+            except StudyError:
+                refused += 1
+            extra += 1
     finally:
         stop.touch()
         out, _ = writer.communicate(timeout=30)
@@ -331,5 +345,5 @@ def test_a_save_storm_loses_no_save(tmp_path: Path) -> None:
     assert lost == []
     assert saves > 20
     assert not list(docs.glob(".*.tmp"))
-    assert refused < 40  # refused edits lose nothing; most must still land
+    assert refused < 40 + extra // 2  # refused edits lose nothing; most still land
     assert len(parse_page(text, "race.md").questions) == 40
