@@ -59,6 +59,7 @@ MAX_OUTPUT = 8_000_000
 #: What every event costs on top of its payload, so that a flood of tiny events
 #: (``clear_output()`` in a loop) reaches the limit too.
 EVENT_COST = 64
+REPLY_GRACE = 1.0  # seconds of quiet IOPub after the reply: the run is over
 MAX_IMAGES = 50
 #: The end of a traceback that is kept once the limit is reached.
 MAX_TRACEBACK = 20_000
@@ -218,6 +219,11 @@ class Kernel:
         next_alive_check = started + 1.0
         budget, images = MAX_OUTPUT, 0
         dropped = False
+        # ZeroMQ drops IOPub messages past its high-water mark (a flood of output):
+        # the final `idle` status can be lost. The execute_reply on the shell
+        # channel is never dropped; once it is in and the IOPub queue has been
+        # quiet for REPLY_GRACE seconds, the run is over.
+        replied_at: float | None = None
 
         def emit(event: Event) -> None:
             nonlocal budget, images, dropped
@@ -279,6 +285,10 @@ class Kernel:
             try:
                 msg = kc.get_iopub_msg(timeout=0.1)
             except queue.Empty:
+                if replied_at is None:
+                    replied_at = self._reply_time(msg_id)
+                elif time.monotonic() - replied_at > REPLY_GRACE:
+                    break
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -312,6 +322,16 @@ class Kernel:
                 )
         self._drain_shell()
         return status
+
+    def _reply_time(self, msg_id: str) -> float | None:
+        """When the execute_reply of ``msg_id`` was read (now), else ``None``."""
+        while True:
+            try:
+                reply = self._kc.get_shell_msg(timeout=0)
+            except queue.Empty:
+                return None
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return time.monotonic()
 
     def _drain_shell(self) -> None:
         while True:
