@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,24 @@ def site_dir(site_build: subprocess.CompletedProcess[str]) -> Path:
     if site_build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{site_build.stderr[-6000:]}")
     return site_build.site_dir  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture(scope="module")
+def base_url(site_dir: Path) -> Iterator[str]:
+    """The built site served over HTTP on a free loopback port (browser tests)."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, directory=str(site_dir), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
 
 
 CHROMIUM = "/usr/bin/chromium"
