@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from dlnotes.kb.anki import markdown_to_anki
-from dlnotes.kb.errors import Ambiguous, NotFound, StudyError
+from dlnotes.kb.errors import StudyError
 from dlnotes.kb.grammar import QUESTION_ID_RE
 from dlnotes.kb.review import GRADE_NAMES, GRADES, cards_of, due_cards, grade_question
 from dlnotes.kb.tracker import Tracker
-from dlnotes.site.serve import Handler, Refused
+from dlnotes.site.serve import Handler, Refused, edit_errors
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.review")
 MAX_CARDS = 50
@@ -62,14 +62,8 @@ def review_handlers(tracker: Tracker) -> dict[str, Handler]:
             value = GRADES.get(value)
         if not isinstance(value, int) or value not in GRADE_NAMES:
             raise Refused(400, "grade must be again, hard, good or easy (1-4)")
-        try:
+        with edit_errors():
             state = grade_question(tracker, qid, value)
-        except NotFound as exc:
-            raise Refused(404, str(exc)) from None
-        except (Ambiguous, StudyError) as exc:
-            raise Refused(409, str(exc)) from None
-        except OSError as exc:
-            raise Refused(500, f"cannot write: {exc}") from None
         log.info("dlnotes: review %s %s -> due %s", qid, GRADE_NAMES[value], state.due)
         return 200, {
             "ok": True,

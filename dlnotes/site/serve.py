@@ -35,7 +35,8 @@ import re
 import secrets
 import stat
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from importlib import resources
@@ -463,6 +464,19 @@ def _json(
     )
 
 
+@contextmanager
+def edit_errors() -> Iterator[None]:
+    """A tracker edit's errors as HTTP answers: 404 unknown, 409 refused, 500 I/O."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Refused(404, str(exc)) from None
+    except (Ambiguous, StudyError) as exc:
+        raise Refused(409, str(exc)) from None
+    except OSError as exc:
+        raise Refused(500, f"cannot write: {exc}") from None
+
+
 def study_handlers(tracker: Tracker) -> dict[str, Handler]:
     """The study controls: resolve/reopen questions, mark resources and chapters."""
 
@@ -475,7 +489,7 @@ def study_handlers(tracker: Tracker) -> dict[str, Handler]:
                 raise Refused(404, f"unknown ID {item_id!r}")
             if answer is not None and not isinstance(answer, str):
                 raise Refused(400, "answer must be a string")
-            try:
+            with edit_errors():
                 if action == "resolve":
                     q = tracker.resolve(item_id, answer=answer or None)
                     result: dict[str, Any] = {"id": q.id, "status": q.status}
@@ -488,12 +502,6 @@ def study_handlers(tracker: Tracker) -> dict[str, Handler]:
                 else:
                     c = tracker.set_chapter(item_id, status)
                     result = {"id": c.id, "status": c.status}
-            except NotFound as exc:
-                raise Refused(404, str(exc)) from None
-            except (Ambiguous, StudyError) as exc:
-                raise Refused(409, str(exc)) from None
-            except OSError as exc:
-                raise Refused(500, f"cannot write: {exc}") from None
             log.info("dlnotes: %s %s -> %s", action, item_id, result["status"])
             return 200, {"ok": True, **result}
 
