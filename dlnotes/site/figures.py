@@ -116,17 +116,21 @@ def package_signature(
     return tuple(sorted(found))
 
 
-_DEP_MEMO: dict[tuple[object, ...], str] = {}
+_DEP_MEMO: dict[str, tuple[tuple[object, ...], str]] = {}
 
 
 def cached_dependency_hash(notebook: Path) -> str:
-    """:func:`dependency_hash`, recomputed only when the notebook or package changed."""
+    """:func:`dependency_hash`, recomputed only when the notebook or package changed.
+
+    One entry per notebook (a serve rebuild asks for every lab's hash).
+    """
     st = notebook.stat()
-    key = (str(notebook), st.st_mtime_ns, st.st_size, package_signature())
-    if key not in _DEP_MEMO:
-        _DEP_MEMO.clear()
-        _DEP_MEMO[key] = dependency_hash(notebook)
-    return _DEP_MEMO[key]
+    key = (st.st_mtime_ns, st.st_size, package_signature())
+    hit = _DEP_MEMO.get(str(notebook))
+    if hit is None or hit[0] != key:
+        hit = (key, dependency_hash(notebook))
+        _DEP_MEMO[str(notebook)] = hit
+    return hit[1]
 
 
 def dependency_hash(notebook: Path, package_dir: Path = PACKAGE_DIR) -> str:

@@ -74,6 +74,8 @@ from dlnotes.site.execution import (
     render_block,
     wrap_output,
 )
+from dlnotes.site.figures import package_signature
+from dlnotes.site.live import snippet_paths
 from dlnotes.site.search_view import (
     search_view,
 )
@@ -184,6 +186,35 @@ class _Page:
     outputs: PageOutputs | None = None
 
 
+def _signature(root: Path, paths: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Modification time and size of each file (``(0, 0)`` when missing)."""
+    out: list[tuple[int, int]] = []
+    for rel in paths:
+        try:
+            st = (root / rel).stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((0, 0))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What a page's blocks were read from: the page, the package, embedded files."""
+
+    stat: tuple[int, int]
+    package: tuple[tuple[str, int, int], ...]
+    embeds: tuple[str, ...]
+    embed_stats: tuple[tuple[int, int], ...]
+
+    def valid(self, st: os.stat_result, package: object, root: Path) -> bool:
+        return (
+            self.stat == (st.st_mtime_ns, st.st_size)
+            and self.package == package
+            and self.embed_stats == _signature(root, self.embeds)
+        )
+
+
 class OutputsPlugin(BasePlugin[OutputsConfig]):
     def __init__(self) -> None:
         self._pages: dict[str, _Page] = {}
@@ -191,14 +222,26 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         self._notebooks: dict[str, str] = {}  # page -> its .ipynb (from the site root)
         self._notebook_cache: dict[str, tuple[str, str]] = {}  # page -> (key, json)
         self._full_content: dict[str, str] = {}  # page -> content while indexed
+        # page -> (what its blocks were read from, its blocks): a serve rebuild
+        # re-reads only the pages (and embedded files) that changed
+        self._scanned: dict[str, tuple[_Read, PageBlocks | None]] = {}
         self.kernels_started = 0
 
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Defined so that the plugin object (and its caches) lives across rebuilds."""
+
     def _scan(self, files: Files, config: Any) -> dict[str, PageBlocks]:
-        """The python blocks of every page that has any, and of every lab."""
+        """The python blocks of every page that has any, and of every lab.
+
+        Kept across ``mkdocs serve`` rebuilds: a page is scanned again only when its
+        file, an embedded file or the package changed (stat signatures).
+        """
         root = Path(config.config_file_path).parent
         docs = Path(config.docs_dir)
         labs = tuple(self.config.labs)
+        package = package_signature()
         found: dict[str, PageBlocks] = {}
+        scanned: dict[str, tuple[_Read, PageBlocks | None]] = {}
         # all files: mkdocs-jupyter makes the labs pages after this plugin's on_files
         for f in files:
             src = f.src_uri
@@ -207,20 +250,38 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             is_lab = src.startswith(labs) and src.endswith(".py")
             if not (is_lab or (src.endswith(".md") and f.is_documentation_page())):
                 continue
-            if not is_lab:
-                try:
-                    text = Path(f.abs_src_path).read_text(encoding="utf-8")
-                except OSError:
-                    continue
-                if "```" not in text and "~~~" not in text:
-                    continue
+            path = Path(f.abs_src_path)
             try:
-                blocks = page_blocks(docs, src, root)
-            except BlockError as exc:
-                log.warning("dlnotes-outputs: %s: %s", src, exc)
+                st = path.stat()
+            except OSError:
                 continue
-            if blocks.blocks:
+            hit = self._scanned.get(src)
+            if hit is not None and hit[0].valid(st, package, root):
+                scanned[src] = hit
+                if hit[1] is not None:
+                    found[src] = hit[1]
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            embeds = tuple(snippet_paths(text))
+            key = _Read(
+                (st.st_mtime_ns, st.st_size), package, embeds, _signature(root, embeds)
+            )
+            blocks: PageBlocks | None = None
+            if is_lab or "```" in text or "~~~" in text:
+                try:
+                    blocks = page_blocks(docs, src, root)
+                except BlockError as exc:
+                    log.warning("dlnotes-outputs: %s: %s", src, exc)
+                    continue  # not kept: the warning is repeated until it is fixed
+            if blocks is not None and not blocks.blocks:
+                blocks = None
+            scanned[src] = (key, blocks)
+            if blocks is not None:
                 found[src] = blocks
+        self._scanned = scanned
         return found
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:

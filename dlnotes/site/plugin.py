@@ -343,6 +343,9 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
             )
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
+        from dlnotes.site.watch import use_inotify
+
+        log.debug("dlnotes: watching for changes with %s", use_inotify(server))
         study = self.config.serve_controls and self.config.tracker
         from dlnotes.kb.tracker import Tracker
         from dlnotes.site.serve import (
