@@ -444,6 +444,10 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
     def on_config(self, config: Any) -> Any:
         if _patch_mkdocs_jupyter_cache_key():
             log.debug("dlnotes-figures: mkdocs-jupyter cache keyed on package code")
+        from dlnotes.site.lab_kernels import use_ipc
+
+        if use_ipc():
+            log.debug("dlnotes-figures: lab notebooks' kernels use IPC sockets")
         return config
 
     def on_files(self, files: Files, /, *, config: Any) -> Files:
