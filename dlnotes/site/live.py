@@ -21,19 +21,18 @@ is untouched (strict stays strict).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-from jinja2 import FileSystemLoader
-from jinja2.bccache import Bucket, BytecodeCache
 from mkdocs.structure.files import File, Files
 
 from dlnotes.kb.grammar import (
@@ -45,6 +44,7 @@ from dlnotes.kb.grammar import (
     line_body,
     split_lines,
 )
+from dlnotes.site.theme_cache import TemplateCache, ThemeFiles
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.live")
 
@@ -128,6 +128,8 @@ class _Locate(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or hasattr(record, "dlnotes_problem"):
             return True
+        if record.name.startswith("mkdocs.livereload"):
+            return True  # the server's own lines ("GET /x 404"): not about a note
         message = record.getMessage()
         page, line = locate(message, self.docs_dir)
         problem = Problem(record.levelname, message, page, line)
@@ -188,6 +190,10 @@ class _Seen:
     deps: dict[str, str] = field(default_factory=dict)
 
 
+DEFERRED_BATCH = 4  # pages per background build after a navigation change
+VIEW_SECONDS = 120.0  # livereload polls at least once a minute from an open page
+
+
 def _mark(file: File, modified: bool) -> None:
     # An instance attribute shadows File.is_modified (mtime based) for this build.
     file.is_modified = (lambda: True) if modified else (lambda: False)  # type: ignore[method-assign]
@@ -219,6 +225,14 @@ class LiveSite:
         self._filter: _Locate | None = None
         self._started = 0.0
         self._docs = Path(".")
+        self._config_digest = ""
+        self._last_problems: set[str] = set()  # pages with warnings last build
+        # a navigation change: the pages not built at once, built in later
+        # background builds of at most DEFERRED_BATCH pages (see plan)
+        self.deferred: list[str] = []
+        self.quiet = False  # this build only catches up deferred pages
+        self.files: Files | None = None
+        self._viewed: dict[str, float] = {}  # page URL -> when a browser showed it
         self.titles: dict[str, str] = {}
         self.templates = TemplateCache()
         self.theme_files = ThemeFiles()
@@ -230,6 +244,7 @@ class LiveSite:
         from mkdocs.utils import CountHandler
 
         self._started = time.monotonic()
+        self._last_problems = {p.file for p in self.problems if p.file}
         self.problems = []
         self._docs = Path(config.docs_dir)
         logger = logging.getLogger("mkdocs")
@@ -333,10 +348,11 @@ class LiveSite:
                 deps["<package>"] = notebook_deps(path)
             seen[f.src_uri] = _Seen(digest, title, deps)
         nav_files = sorted(docs.rglob(".nav.yml"))
+        config_digest = _digest(Path(config.config_file_path).read_bytes())
         structure = _digest(
             b"\0".join(
                 [
-                    Path(config.config_file_path).read_bytes(),
+                    config_digest.encode(),
                     *(p.relative_to(docs).as_posix().encode() for p in nav_files),
                     *(p.read_bytes() for p in nav_files),
                     *sorted(uri.encode() for uri in seen),
@@ -349,17 +365,68 @@ class LiveSite:
             or structure != self._structure
             or any(uri in old and old[uri].title != s.title for uri, s in seen.items())
         )
+        changed = {uri for uri, s in seen.items() if old.get(uri) != s}
+        deferred = [uri for uri in self.deferred if uri in seen and uri not in changed]
+        self.quiet = False
+        if full and old and self.dirty and config_digest == self._config_digest:
+            # Only the navigation changed (a page added, removed, renamed or
+            # retitled, a .nav.yml edited): every page shows the new nav, but only
+            # the changed pages, the pages open in a browser and the pages that had
+            # warnings (a new note can fix a link) are built now; the rest follow in
+            # background builds that neither reload the browser nor hold requests.
+            urgent = changed | self._open(pages) | self._last_problems
+            deferred = sorted(uri for uri in seen if uri not in urgent)
+            build = urgent
+        elif full:
+            deferred, build = [], set(seen)
+        elif changed or not deferred:
+            build = changed  # the user's edits first; deferred pages wait
+        else:
+            build, deferred = set(deferred[:DEFERRED_BATCH]), deferred[DEFERRED_BATCH:]
+            self.quiet = True
         rebuilt: list[str] = []
         for f in pages:
-            s, before = seen[f.src_uri], old.get(f.src_uri)
-            modified = full or before is None or before != s
+            modified = f.src_uri in build
             if self.dirty:
                 _mark(f, modified)
             if modified:
                 rebuilt.append(f.src_uri)
         self._seen, self._structure = seen, structure
-        self.full, self.rebuilt = full, rebuilt
+        self._config_digest = config_digest
+        self.full, self.rebuilt, self.deferred = full, rebuilt, deferred
+        self.files = files
         return rebuilt
+
+    def built(self) -> set[str]:
+        """The pages this build built (the plan plus other plugins' requests)."""
+        if self.files is None:
+            return set()
+        done = {f.src_uri for f in self.files.documentation_pages() if f.is_modified()}
+        self.deferred = [uri for uri in self.deferred if uri not in done]
+        return done
+
+    # -- pages open in a browser -------------------------------------------- #
+
+    def viewed(self, url_path: str) -> None:
+        """A browser showed (or polls from) the page at this URL path."""
+        # WSGI's PATH_INFO is UTF-8 bytes read as Latin-1; a Referer is quoted
+        with contextlib.suppress(UnicodeError):
+            url_path = url_path.encode("latin-1").decode("utf-8")
+        path = unquote(url_path.split("?", 1)[0].split("#", 1)[0]).lstrip("/")
+        if path.endswith("index.html"):
+            path = path[: -len("index.html")]
+        if path == "" or path.endswith("/") or path.endswith(".html"):
+            self._viewed[path] = time.monotonic()
+            if len(self._viewed) > 1000:
+                oldest = sorted(self._viewed, key=self._viewed.__getitem__)[:500]
+                for key in oldest:
+                    del self._viewed[key]
+
+    def _open(self, pages: list[File]) -> set[str]:
+        """Source URIs of the pages a browser showed in the last two minutes."""
+        now = time.monotonic()
+        urls = {u for u, t in self._viewed.items() if now - t < VIEW_SECONDS}
+        return {f.src_uri for f in pages if unquote(f.url) in urls}
 
     def keep_titles(self, nav_pages: Iterable[Any]) -> None:
         """Pages a dirty build does not read get the title they had last time."""
@@ -370,81 +437,55 @@ class LiveSite:
                     page.title = title
 
 
-class TemplateCache(BytecodeCache):
-    """Compiled Jinja templates kept in memory across rebuilds.
+def merge_search_index(config: Any, files: Files, built: set[str]) -> None:
+    """Material's search index after a dirty build: old entries of the pages not
+    rebuilt, plus this build's entries.
 
-    MkDocs makes a new Jinja environment at every build, so the theme's templates
-    are compiled again each time (~1 s); Jinja checks each entry against the
-    template's source, so an edited template is compiled afresh.
+    Material assumes a dirty rebuild builds one page: it drops the old entries of
+    the *first* rebuilt page only (by URL prefix, so the home page's empty URL
+    dropped every page's entries) and keeps the others twice. Call before the
+    search plugin's ``on_post_build``.
     """
+    search = config.plugins.get("material/search") or config.plugins.get("search")
+    prev = getattr(search, "search_index_prev", None)
+    index = getattr(search, "search_index", None)
+    if prev is None or index is None:
+        return
+    pages = files.documentation_pages()
+    urls = {f.url for f in pages}
+    rebuilt = {f.url for f in pages if f.src_uri in built}
 
-    def __init__(self) -> None:
-        self._code: dict[str, bytes] = {}
+    def page_url(entry: dict[str, Any]) -> str:
+        return str(entry.get("location", "")).split("#", 1)[0]
 
-    def load_bytecode(self, bucket: Bucket) -> None:
-        code = self._code.get(bucket.key)
-        if code is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self._code[bucket.key] = bucket.bytecode_to_string()
+    kept = [
+        e for e in prev.entries if page_url(e) in urls and page_url(e) not in rebuilt
+    ]
+    index.entries = kept + index.entries
+    search.search_index_prev = None  # so Material writes index.entries as they are
 
 
-def _theme_names(root: str) -> list[str]:
-    """What ``FileSystemLoader.list_templates`` finds below ``root``, less dot-files.
+def request_build(server: Any) -> None:
+    """Have MkDocs' serve loop build again once this build is done."""
+    cond = getattr(server, "_rebuild_cond", None)
+    if cond is None:
+        return
+    with cond:
+        server._want_rebuild = True
+        cond.notify_all()
 
-    MkDocs drops dot-files and dot-folders from the theme's files anyway; Material
-    ships ~14,000 icons under ``.icons/``, which it would otherwise walk and filter at
-    every build.
+
+def quiet_build(server: Any) -> None:
+    """This build only catches up pages no browser shows: no reload, no waiting.
+
+    MkDocs holds every page request while a build runs and reloads every open
+    page after it; for a background build of deferred pages (none of them open)
+    neither is needed, so the build keeps the epoch of the site already shown.
     """
-    names: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel = os.path.relpath(dirpath, root)
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            path = name if rel == "." else f"{rel}/{name}"
-            names.append(path.replace(os.sep, "/"))
-    return names
-
-
-class ThemeFiles:
-    """The theme's file list, walked once per ``mkdocs serve`` (not per rebuild).
-
-    The installed theme does not change while serving; the project's ``custom_dir``
-    (inside ``docs/``, watched) is walked at every build.
-    """
-
-    def __init__(self) -> None:
-        self._names: dict[str, list[str]] = {}
-
-    def patch(self, theme: Any) -> None:
-        get_env = theme.get_env
-        custom = {os.path.normpath(theme.custom_dir)} if theme.custom_dir else set()
-
-        def patched_get_env() -> Any:
-            env = get_env()
-            loader = env.loader
-            if not isinstance(loader, FileSystemLoader):
-                return env
-
-            def list_templates() -> list[str]:
-                found: set[str] = set()
-                for root in loader.searchpath:
-                    root = os.path.normpath(root)
-                    if root in custom:
-                        found.update(_theme_names(root))
-                    else:
-                        if root not in self._names:
-                            self._names[root] = _theme_names(root)
-                        found.update(self._names[root])
-                return sorted(found)
-
-            loader.list_templates = list_templates  # type: ignore[method-assign]
-            return env
-
-        theme.get_env = patched_get_env
+    if server is not None and hasattr(server, "_visible_epoch"):
+        with server._epoch_cond:
+            server._wanted_epoch = server._visible_epoch
+            server._epoch_cond.notify_all()  # requests held since the build began
 
 
 def _drop_dirty_notice(record: logging.LogRecord) -> bool:

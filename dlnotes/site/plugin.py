@@ -64,7 +64,13 @@ from dlnotes.kb.progress import progress_markdown
 from dlnotes.kb.render import render_html, render_markdown, render_parsed
 from dlnotes.runner.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
 from dlnotes.site.assets import AssetError, static_file, vendor_assets
-from dlnotes.site.live import LiveSite, status_script
+from dlnotes.site.live import (
+    LiveSite,
+    merge_search_index,
+    quiet_build,
+    request_build,
+    status_script,
+)
 from dlnotes.site.sanitize import (
     removed,
     sanitize,
@@ -101,6 +107,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._pool: Any = None  # KernelPool under mkdocs serve
         self._controls = False  # serving on a loopback address: pages get controls
         self._live: LiveSite | None = None  # the serve loop (mkdocs serve only)
+        self._server: Any = None  # MkDocs' LiveReloadServer (mkdocs serve only)
         self._progress_key = ""
 
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
@@ -181,6 +188,8 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
                 notebook_deps=cached_dependency_hash,
                 notebook_dirs=("labs/",),
             )
+            if self._live.quiet:
+                quiet_build(self._server)
             if self._live.dirty and self._kb is not None:
                 # the progress and review pages show the tracked items (and
                 # today's dues): rebuilt when those change, not at every edit
@@ -331,21 +340,35 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         )
         return output[:at] + data + output[at:]
 
-    def on_post_build(self, *, config: Any) -> None:
+    @event_priority(10)  # before Material's search plugin writes its index
+    def _merge_search(self, *, config: Any) -> None:
+        live = self._live
+        if live is not None and live.dirty and live.files is not None:
+            merge_search_index(config, live.files, live.built())
+
+    def _after_build(self, *, config: Any) -> None:
         if self._live is not None:
             self._live.write_status(config.site_dir)
             live = self._live
+            if live.deferred:
+                request_build(self._server)
             log.info(
-                "dlnotes: %s %d pages, %d warnings",
+                "dlnotes: %s %d pages, %d warnings%s",
                 "built" if live.full else "rebuilt",
                 len(live.rebuilt),
                 len(live.problems),
+                f" ({len(live.deferred)} more in the background: new navigation)"
+                if live.deferred
+                else "",
             )
+
+    on_post_build = CombinedEvent(_merge_search, _after_build)
 
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
         from dlnotes.site.watch import use_inotify
 
         log.debug("dlnotes: watching for changes with %s", use_inotify(server))
+        self._server = server
         study = self.config.serve_controls and self.config.tracker
         from dlnotes.kb.tracker import Tracker
         from dlnotes.site.serve import (
@@ -388,7 +411,15 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._session = Session(port)
         url = self._session.login_url("127.0.0.1" if ":" not in host else host)
         # installed even without controls: it checks Host on every path
-        server.set_app(Endpoint(server.get_app(), self._session, host, handlers))
+        server.set_app(
+            Endpoint(
+                server.get_app(),
+                self._session,
+                host,
+                handlers,
+                on_view=self._live.viewed if self._live is not None else None,
+            )
+        )
         if not handlers:
             return server
         try:

@@ -244,9 +244,13 @@ class Endpoint:
         session: Session,
         host: str,
         handlers: dict[str, Handler],
+        on_view: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.session = session
+        # told the pages a browser shows (the page itself, and the Referer of
+        # its livereload and status polls): the serve loop builds those first
+        self.on_view = on_view
         self.port = session.port
         self.handlers = dict(handlers)
         # A non-loopback server gets no allowed Host at all: every request is refused.
@@ -281,6 +285,11 @@ class Endpoint:
             log.warning("dlnotes: refused %s (403): %s", path[:200], refusal)
             return _text(start_response, 403, refusal)
         method = environ.get("REQUEST_METHOD")
+        if self.on_view is not None and method == "GET":
+            self.on_view(path)
+            referer = urllib.parse.urlsplit(str(environ.get("HTTP_REFERER", "")))
+            if referer.netloc in self.hosts:
+                self.on_view(referer.path)
         if path.startswith(PREFIX):
             if method not in ("GET", "HEAD"):
                 return _text(start_response, 405, "only GET")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,8 +10,11 @@ from types import SimpleNamespace
 from mkdocs.structure.files import File, Files
 
 from dlnotes.site.live import (
+    DEFERRED_BATCH,
     LiveSite,
+    Problem,
     locate,
+    merge_search_index,
     request_rebuild,
     snippet_paths,
     source_title,
@@ -109,23 +113,84 @@ def test_plan_rebuilds_changed_pages_their_snippets_and_requests(
     assert live.plan(files, config) == ["cnn/a.md"]
 
 
-def test_plan_rebuilds_everything_when_the_nav_changes(tmp_path: Path) -> None:
+def test_a_nav_change_builds_changed_and_open_pages_now_the_rest_in_batches(
+    tmp_path: Path,
+) -> None:
+    config, files = _site(tmp_path)
+    docs = Path(config.docs_dir)
+    for i in range(9):
+        (docs / f"cnn/n{i}.md").write_text(f"# N{i}\n", "utf-8")
+    live = LiveSite(dirty=True)
+    assert len(live.plan(_files(config), config)) == 12 and live.full
+    # a browser shows cnn/a (its livereload poll names it in the Referer)
+    live.viewed("/cnn/a/")
+    # a new note: every page's navigation changes
+    (docs / "inbox").mkdir()
+    (docs / "inbox/新笔记.md").write_text("# 新笔记\n", "utf-8")
+    files = _files(config)
+    now = live.plan(files, config)
+    assert set(now) == {"inbox/新笔记.md", "cnn/a.md"} and live.full
+    assert _modified(files) == set(now) and not live.quiet
+    assert len(live.deferred) == 11
+    # the graph asks for a page it changed (backlinks): built now, not again later
+    request_rebuild(files, ["cnn/n0.md"])
+    assert live.built() == {"inbox/新笔记.md", "cnn/a.md", "cnn/n0.md"}
+    assert len(live.deferred) == 10
+    # nothing changed since: background builds of the rest, a batch at a time
+    batch = live.plan(_files(config), config)
+    assert len(batch) == DEFERRED_BATCH and live.quiet and not live.full
+    assert len(live.deferred) == 10 - DEFERRED_BATCH
+    # a save meanwhile goes first, alone; the rest waits
+    (docs / "cnn/b.md").write_text("# B\n\n新的一句。\n", "utf-8")
+    waiting = list(live.deferred)
+    assert live.plan(_files(config), config) == ["cnn/b.md"] and not live.quiet
+    assert live.deferred == [uri for uri in waiting if uri != "cnn/b.md"]
+    built: list[str] = []
+    while live.deferred:
+        built += live.plan(_files(config), config)
+        assert live.quiet
+    assert set(built) == set(waiting) - {"cnn/b.md"}
+    assert live.plan(_files(config), config) == []
+
+
+def test_a_page_with_warnings_is_built_at_once_after_a_nav_change(
+    tmp_path: Path,
+) -> None:
+    config, files = _site(tmp_path)
+    docs = Path(config.docs_dir)
+    live = LiveSite(dirty=True)
+    live.plan(files, config)
+    # the last build warned about cnn/b.md (a link to a note not written yet)
+    live.problems = [Problem("WARNING", "link to c.md", "cnn/b.md", 3)]
+    config.theme = SimpleNamespace(custom_dir=None, get_env=lambda: None)
+    live.start_build(config)
+    (docs / "cnn/c.md").write_text("# C\n", "utf-8")
+    assert set(live.plan(_files(config), config)) == {"cnn/c.md", "cnn/b.md"}
+
+
+def test_a_title_nav_yml_or_config_change(tmp_path: Path) -> None:
     config, files = _site(tmp_path)
     live = LiveSite(dirty=True)
     live.plan(files, config)
     docs = Path(config.docs_dir)
     # a title change renames the page in every page's navigation
     (docs / "cnn/b.md").write_text("# B 改名\n", "utf-8")
-    files = _files(config)
-    assert len(live.plan(files, config)) == 3 and live.full
-    # so does a new page
-    (docs / "cnn/c.md").write_text("# C\n", "utf-8")
-    files = _files(config)
-    assert len(live.plan(files, config)) == 4 and live.full
-    # and a .nav.yml
-    live.plan(_files(config), config)
-    (docs / "cnn/.nav.yml").write_text("nav:\n  - c.md\n", "utf-8")
-    assert len(live.plan(_files(config), config)) == 4
+    assert live.plan(_files(config), config) == ["cnn/b.md"] and live.full
+    assert set(live.deferred) == {"index.md", "cnn/a.md"}
+    while live.deferred:
+        live.plan(_files(config), config)
+    # so does a .nav.yml
+    (docs / "cnn/.nav.yml").write_text("nav:\n  - b.md\n", "utf-8")
+    assert live.plan(_files(config), config) == [] and live.full
+    assert len(live.deferred) == 3
+    # mkdocs.yml can change how every page renders: all of them at once
+    (tmp_path / "mkdocs.yml").write_text("site_name: t2\n", encoding="utf-8")
+    assert len(live.plan(_files(config), config)) == 3 and live.deferred == []
+    # without --dirty MkDocs builds every page anyway
+    plain = LiveSite(dirty=False)
+    plain.plan(_files(config), config)
+    (docs / "cnn/d.md").write_text("# D\n", "utf-8")
+    assert len(plain.plan(_files(config), config)) == 4 and plain.deferred == []
 
 
 def test_warnings_are_kept_with_their_location_and_strict_is_off(
@@ -161,3 +226,42 @@ def test_warnings_are_kept_with_their_location_and_strict_is_off(
     assert problem.where == "docs/cnn/b.md:3"
     status = (Path(config.site_dir) / "__dlnotes/status.json").read_text("utf-8")
     assert '"where": "docs/cnn/b.md:3"' in status
+
+
+def test_the_search_index_after_a_dirty_build_of_several_pages(
+    tmp_path: Path,
+) -> None:
+    from material.plugins.search.plugin import SearchIndex
+
+    config, _ = _site(tmp_path)
+    (Path(config.docs_dir) / "cnn/c.md").write_text("# C\n", "utf-8")
+    files = _files(config)
+
+    def entries(*urls: str) -> list[dict[str, str]]:
+        found = []
+        for url in urls:
+            found += [
+                {"location": url, "title": "old " + url},
+                {"location": url + "#q", "title": "old q " + url},
+            ]
+        return found
+
+    options = {"lang": ["zh"], "separator": " ", "pipeline": [], "fields": {}}
+    prev = SearchIndex(**options)
+    # the last index had a page since deleted
+    prev.entries = entries("", "cnn/a/", "cnn/b/", "cnn/c/", "cnn/gone/")
+    index = SearchIndex(**options)
+    # this build rebuilt the home page and cnn/b (e.g. a note edit + backlinks)
+    index.entries = [
+        {"location": "", "title": "new home"},
+        {"location": "cnn/b/", "title": "new b"},
+    ]
+    search = SimpleNamespace(search_index_prev=prev, search_index=index)
+    config.plugins = {"material/search": search}
+    merge_search_index(config, files, {"index.md", "cnn/b.md"})
+    data = json.loads(index.generate_search_index(search.search_index_prev))
+    titles = sorted(e["title"] for e in data["docs"])
+    # Material alone kept only what did not start with "" (the home page's URL):
+    # every other page's entries were gone from search until rebuilt
+    kept = ["old cnn/a/", "old q cnn/a/", "old cnn/c/", "old q cnn/c/"]
+    assert titles == sorted(["new home", "new b", *kept])
