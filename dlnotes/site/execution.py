@@ -234,6 +234,65 @@ class Executor:
 # --------------------------------------------------------------------------- HTML
 
 
+def store(out: PageOutputs, cache: Path) -> None:
+    """Write a page's outputs to the cache (atomically); failures are not cached."""
+    if out.failed is not None:
+        return
+    path = cache / f"{out.key}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(out.to_json(), encoding="utf-8")
+    tmp.replace(path)
+
+
+class BackgroundRuns:
+    """Under ``mkdocs serve``: pages' code run in background threads.
+
+    The first ``make serve`` of a fresh clone is served in seconds instead of after
+    every page has run; a page whose code changed shows its new text at once and
+    its outputs when they are ready. ``workers`` pages run at once; each page runs
+    once per cache key. A failed result is kept in memory (failures are not cached
+    on disk) so a failing page is not run again at every rebuild, only when its
+    code changes. Daemon threads: stopping the server does not wait for them.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.failed: dict[str, PageOutputs] = {}
+        self._running: set[str] = set()
+        self._slots = threading.BoundedSemaphore(max(1, workers))
+
+    def running(self, key: str) -> bool:
+        return key in self._running
+
+    def submit(
+        self,
+        executor: Executor,
+        page: str,
+        blocks: PageBlocks,
+        key: str,
+        done: Any = None,
+    ) -> None:
+        """Run ``blocks`` of ``page`` unless already running; then ``done(page)``."""
+        if key in self._running:
+            return
+        self._running.add(key)
+
+        def job() -> None:
+            with self._slots:
+                try:
+                    out = executor.execute(page, blocks, key)
+                    store(out, executor.cache)
+                    if out.failed is not None:
+                        self.failed[key] = out
+                except Exception as exc:  # e.g. a kernel that would not start
+                    log.warning("dlnotes-outputs: %s: not run: %s", page, exc)
+                finally:
+                    self._running.discard(key)
+            if done is not None:
+                done(page)
+
+        threading.Thread(target=job, name=f"dlnotes-run {page}", daemon=True).start()
+
+
 def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -233,6 +234,9 @@ class LiveSite:
         self.quiet = False  # this build only catches up deferred pages
         self.files: Files | None = None
         self._viewed: dict[str, float] = {}  # page URL -> when a browser showed it
+        # pages whose background work finished (their code's outputs): built next
+        self._ready: set[str] = set()
+        self._ready_lock = threading.Lock()
         self.titles: dict[str, str] = {}
         self.templates = TemplateCache()
         self.theme_files = ThemeFiles()
@@ -366,6 +370,9 @@ class LiveSite:
             or any(uri in old and old[uri].title != s.title for uri, s in seen.items())
         )
         changed = {uri for uri, s in seen.items() if old.get(uri) != s}
+        with self._ready_lock:
+            ready, self._ready = self._ready, set()
+        changed |= {uri for uri in ready if uri in seen}
         deferred = [uri for uri in self.deferred if uri in seen and uri not in changed]
         self.quiet = False
         if full and old and self.dirty and config_digest == self._config_digest:
@@ -405,6 +412,15 @@ class LiveSite:
         self.deferred = [uri for uri in self.deferred if uri not in done]
         return done
 
+    def ready(self, uri: str) -> None:
+        """Background work for this page finished: build it in the next build."""
+        with self._ready_lock:
+            self._ready.add(uri)
+
+    def has_ready(self) -> bool:
+        with self._ready_lock:
+            return bool(self._ready)
+
     # -- pages open in a browser -------------------------------------------- #
 
     def viewed(self, url_path: str) -> None:
@@ -426,7 +442,8 @@ class LiveSite:
         """Source URIs of the pages a browser showed in the last two minutes."""
         now = time.monotonic()
         urls = {u for u, t in self._viewed.items() if now - t < VIEW_SECONDS}
-        return {f.src_uri for f in pages if unquote(f.url) in urls}
+        # MkDocs writes the home page's URL as "./" and quotes non-ASCII names
+        return {f.src_uri for f in pages if unquote(f.url).removeprefix("./") in urls}
 
     def keep_titles(self, nav_pages: Iterable[Any]) -> None:
         """Pages a dirty build does not read get the title they had last time."""

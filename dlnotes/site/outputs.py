@@ -68,10 +68,12 @@ from dlnotes.site.execution import (
     RUN_MARKER,
     SLOT,
     SLOT_RE,
+    BackgroundRuns,
     Executor,
     PageOutputs,
     page_key,
     render_block,
+    store,
     wrap_output,
 )
 from dlnotes.site.figures import package_signature
@@ -184,6 +186,13 @@ class _Page:
     blocks: PageBlocks
     executed: list[Block]
     outputs: PageOutputs | None = None
+    running: bool = False  # under serve: its code runs in the background
+
+
+RUNNING = (
+    '<p class="dl-out-info dl-out-running">这一页的代码正在后台运行'
+    "（<code>mkdocs serve</code>），输出好了页面会自动刷新。</p>"
+)
 
 
 def _signature(root: Path, paths: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
@@ -226,9 +235,15 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         # re-reads only the pages (and embedded files) that changed
         self._scanned: dict[str, tuple[_Read, PageBlocks | None]] = {}
         self.kernels_started = 0
+        self._serving = False
+        self._builds = 0
+        self._background = BackgroundRuns(1)  # under serve (set in on_startup)
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defined so that the plugin object (and its caches) lives across rebuilds."""
+        self._serving = command == "serve"
+        workers = self.config.workers or min(2, os.cpu_count() or 1)
+        self._background = BackgroundRuns(workers)
 
     def _scan(self, files: Files, config: Any) -> dict[str, PageBlocks]:
         """The python blocks of every page that has any, and of every lab.
@@ -309,6 +324,10 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
                 continue
             key = page_key(executed)
             stored = cache / f"{key}.json"
+            failed = self._background.failed.get(key)
+            if failed is not None:  # under serve, until the code changes
+                entry.outputs = failed
+                continue
             if stored.is_file():
                 try:
                     entry.outputs = PageOutputs.from_json(
@@ -322,17 +341,21 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         executor = Executor(
             root, cache, timeout=float(self.config.timeout), dark=self.config.dark
         )
+        if todo and self._serving:
+            # the pages are built at once with a "running" note under their code;
+            # the dlnotes plugin's serve loop builds each again when it has run
+            ready = getattr(config.plugins.get("dlnotes"), "page_ready", None)
+            for src, run, key in todo:
+                self._pages[src].running = True
+                self._background.submit(executor, src, run, key, ready)
+            todo = []
         if todo:
             workers = self.config.workers or min(4, os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
                 done = list(pool.map(lambda job: executor.execute(*job), todo))
             for out in done:
                 self._pages[out.page].outputs = out
-                if out.failed is None:
-                    path = cache / f"{out.key}.json"
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_text(out.to_json(), encoding="utf-8")
-                    tmp.replace(path)
+                store(out, cache)
         self.kernels_started = executor.kernels_started
         docs_name = os.path.relpath(docs, root)
         for _, entry in sorted(self._pages.items()):
@@ -358,12 +381,17 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
                                 )
                             )
         ran = sum(1 for e in self._pages.values() if e.outputs and e.outputs.executed)
-        log.info(
-            "dlnotes-outputs: %d pages with code, %d executed, %d kernels started "
-            "(%.1f s, cache %s)",
+        background = sum(1 for e in self._pages.values() if e.running)
+        self._builds += 1
+        quiet = self._serving and self._builds > 1 and not ran and not background
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "dlnotes-outputs: %d pages with code, %d executed, %d kernels started, "
+            "%d running in the background (%.1f s, cache %s)",
             len(self._pages),
             ran,
             self.kernels_started,
+            background,
             time.monotonic() - started,
             cache,
         )
@@ -456,6 +484,7 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             return output
         out = entry.outputs
         by_index = {b.index: b for b in entry.blocks.blocks}
+        running = entry.running
 
         def url(digest: str) -> str:
             return get_relative_url(self._images[digest], page.url or ".")
@@ -467,6 +496,8 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
                 return ""
             if not block.build:
                 return wrap_output(index, NOT_EXECUTED, "dl-not-executed")
+            if running:
+                return wrap_output(index, RUNNING, "dl-not-executed")
             if out is None or index not in out.blocks:
                 return wrap_output(index, NOT_REACHED, "dl-not-executed")
             inner = render_block(

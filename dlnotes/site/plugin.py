@@ -364,11 +364,20 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
     on_post_build = CombinedEvent(_merge_search, _after_build)
 
+    def page_ready(self, uri: str) -> None:
+        """Called from a background thread: a page's code has run (its outputs
+        are cached); build that page again and reload the browser."""
+        if self._live is not None:
+            self._live.ready(uri)
+            request_build(self._server)
+
     def on_serve(self, server: Any, /, *, config: Any, builder: Any) -> Any:
         from dlnotes.site.watch import use_inotify
 
         log.debug("dlnotes: watching for changes with %s", use_inotify(server))
         self._server = server
+        if self._live is not None and self._live.has_ready():
+            request_build(server)  # pages whose code ran during the first build
         study = self.config.serve_controls and self.config.tracker
         from dlnotes.kb.tracker import Tracker
         from dlnotes.site.serve import (

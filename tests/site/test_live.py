@@ -122,7 +122,10 @@ def test_a_nav_change_builds_changed_and_open_pages_now_the_rest_in_batches(
         (docs / f"cnn/n{i}.md").write_text(f"# N{i}\n", "utf-8")
     live = LiveSite(dirty=True)
     assert len(live.plan(_files(config), config)) == 12 and live.full
-    # a browser shows cnn/a (its livereload poll names it in the Referer)
+    # a browser shows cnn/a (its livereload poll names it in the Referer), and
+    # one showed the home page three minutes ago (closed since)
+    live.viewed("/")
+    live._viewed[""] -= 180
     live.viewed("/cnn/a/")
     # a new note: every page's navigation changes
     (docs / "inbox").mkdir()
@@ -166,6 +169,23 @@ def test_a_page_with_warnings_is_built_at_once_after_a_nav_change(
     live.start_build(config)
     (docs / "cnn/c.md").write_text("# C\n", "utf-8")
     assert set(live.plan(_files(config), config)) == {"cnn/c.md", "cnn/b.md"}
+
+
+def test_open_pages_by_url(tmp_path: Path) -> None:
+    config, files = _site(tmp_path)
+    (Path(config.docs_dir) / "inbox").mkdir()
+    (Path(config.docs_dir) / "inbox/新笔记.md").write_text("# 新\n", "utf-8")
+    files = _files(config)
+    live = LiveSite(dirty=True)
+    pages = list(files.documentation_pages())
+    live.viewed("/")  # the home page's URL is "./" in MkDocs
+    # a Referer is quoted; WSGI's PATH_INFO is UTF-8 read as Latin-1
+    live.viewed("/inbox/%E6%96%B0%E7%AC%94%E8%AE%B0/")
+    assert live._open(pages) == {"index.md", "inbox/新笔记.md"}
+    live = LiveSite(dirty=True)
+    live.viewed("/inbox/新笔记/".encode().decode("latin-1"))
+    live.viewed("/cnn/b/index.html?x=1#top")
+    assert live._open(pages) == {"inbox/新笔记.md", "cnn/b.md"}
 
 
 def test_a_title_nav_yml_or_config_change(tmp_path: Path) -> None:

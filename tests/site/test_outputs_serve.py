@@ -1,0 +1,76 @@
+"""Under ``mkdocs serve`` a page's code runs in the background: the page is served
+at once with a "running" note, then rebuilt with the real outputs."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dlnotes.site.outputs import RUNNING
+from tests.site.test_outputs import _site
+from tests.support.sites import Served
+
+pytestmark = pytest.mark.slow  # a real mkdocs serve and Jupyter kernels
+
+SLOW = """\
+# 慢的代码
+
+```python
+# 第 {a} 版
+import time
+
+time.sleep({sleep})
+print("答案", {a} * 7)
+```
+"""
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode("utf-8")
+    except OSError:
+        return ""
+
+
+def _wait(url: str, text: str, timeout: float = 90) -> str:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        page = _get(url)
+        if text in page:
+            return page
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never served at {url}:\n{_get(url)[-2000:]}")
+
+
+def test_outputs_come_after_the_page_and_follow_code_edits(tmp_path: Path) -> None:
+    root = _site(tmp_path, SLOW.format(sleep=4, a=6))
+    started = time.monotonic()
+    server = Served(root, ready="/code/", dirty=True, timeout=120)
+    try:
+        # served before the code finished (it sleeps 4 s): a note, no output yet
+        first = _get(server.url + "/code/")
+        assert time.monotonic() - started < 60
+        assert "正在后台运行" in RUNNING and "正在后台运行" in first
+        assert "答案 42" not in first
+        page = _wait(server.url + "/code/", "答案 42")
+        assert "正在后台运行" not in page
+        # the code changes: the new code at once, its output when it has run
+        (root / "docs/code.md").write_text(SLOW.format(sleep=3, a=8), "utf-8")
+        page = _wait(server.url + "/code/", "# 第 8 版")
+        assert "正在后台运行" in page and "答案 42" not in page
+        page = _wait(server.url + "/code/", "答案 56")
+        assert "正在后台运行" not in page
+        # served from the cache now: a restart shows the outputs in the first build
+    finally:
+        server.stop()
+    server = Served(root, ready="/code/", dirty=True, timeout=120)
+    try:
+        assert "答案 56" in _get(server.url + "/code/")
+    finally:
+        server.stop()
+    log = server.log.read_text("utf-8")
+    assert "0 running in the background" in log
