@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.sites import Served, make_linked_site
+from tests.support.sites import Served, fetch_text, make_linked_site
 
 pytestmark = pytest.mark.browser
-
-
-def _get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.read().decode("utf-8")
-    except OSError:
-        return ""
 
 
 def _wait_for(predicate: Callable[[], object], timeout: float = 60) -> float:
@@ -105,8 +96,8 @@ def test_a_broken_link_shows_a_banner_until_fixed(browser, linked: Served) -> No
         line = len(good.splitlines()) + 2
         assert f"docs/cnn/pooling.md:{line}" in text and "poling.md" in text
         # the server kept serving: the new text is there, and so is the banner
-        assert "坏链接" in _get(linked.url + "/cnn/pooling/")
-        status = json.loads(_get(linked.url + "/__dlnotes/status.json"))
+        assert "坏链接" in fetch_text(linked.url + "/cnn/pooling/")
+        status = json.loads(fetch_text(linked.url + "/__dlnotes/status.json"))
         assert status["problems"][0]["line"] == line
         log = linked.log.read_text(encoding="utf-8", errors="replace")
         assert f"docs/cnn/pooling.md:{line}: Doc file 'cnn/pooling.md'" in log
@@ -124,9 +115,9 @@ def test_a_dropped_note_is_in_nav_graph_and_backlinks(linked: Served) -> None:
     )
 
     def everywhere() -> bool:
-        nav = _get(linked.url + "/cnn/pooling/")
-        backlinks = _get(linked.url + "/cnn/sharing/")
-        graph = _get(linked.url + "/assets/graph.json")
+        nav = fetch_text(linked.url + "/cnn/pooling/")
+        backlinks = fetch_text(linked.url + "/cnn/sharing/")
+        graph = fetch_text(linked.url + "/assets/graph.json")
         return (
             "拖进来的笔记" in nav
             and "它讲<strong>参数共享</strong>。" in backlinks
@@ -134,4 +125,4 @@ def test_a_dropped_note_is_in_nav_graph_and_backlinks(linked: Served) -> None:
         )
 
     _wait_for(everywhere, timeout=60)
-    assert "拖进来的笔记" in _get(linked.url + "/inbox/dropped/")
+    assert "拖进来的笔记" in fetch_text(linked.url + "/inbox/dropped/")

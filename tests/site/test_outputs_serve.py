@@ -4,14 +4,13 @@ at once with a "running" note, then rebuilt with the real outputs."""
 from __future__ import annotations
 
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from dlnotes.site.outputs import RUNNING
 from tests.site.test_outputs import _site
-from tests.support.sites import Served
+from tests.support.sites import Served, fetch_text
 
 pytestmark = pytest.mark.slow  # a real mkdocs serve and Jupyter kernels
 
@@ -28,22 +27,14 @@ print("答案", {a} * 7)
 """
 
 
-def _get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.read().decode("utf-8")
-    except OSError:
-        return ""
-
-
 def _wait(url: str, text: str, timeout: float = 90) -> str:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        page = _get(url)
+        page = fetch_text(url)
         if text in page:
             return page
         time.sleep(0.1)
-    raise AssertionError(f"{text!r} never served at {url}:\n{_get(url)[-2000:]}")
+    raise AssertionError(f"{text!r} never served at {url}:\n{fetch_text(url)[-2000:]}")
 
 
 def test_outputs_come_after_the_page_and_follow_code_edits(tmp_path: Path) -> None:
@@ -52,7 +43,7 @@ def test_outputs_come_after_the_page_and_follow_code_edits(tmp_path: Path) -> No
     server = Served(root, ready="/code/", dirty=True, timeout=120)
     try:
         # served before the code finished (it sleeps 4 s): a note, no output yet
-        first = _get(server.url + "/code/")
+        first = fetch_text(server.url + "/code/")
         assert time.monotonic() - started < 60
         assert "正在后台运行" in RUNNING and "正在后台运行" in first
         assert "答案 42" not in first
@@ -69,7 +60,7 @@ def test_outputs_come_after_the_page_and_follow_code_edits(tmp_path: Path) -> No
         server.stop()
     server = Served(root, ready="/code/", dirty=True, timeout=120)
     try:
-        assert "答案 56" in _get(server.url + "/code/")
+        assert "答案 56" in fetch_text(server.url + "/code/")
     finally:
         server.stop()
     log = server.log.read_text("utf-8")

@@ -119,6 +119,15 @@ def docs(site: Path) -> Path:
     return site / "docs"
 
 
+def fetch_text(url: str) -> str:
+    """The page at ``url`` as text; ``""`` while the server cannot answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return str(r.read().decode("utf-8"))
+    except OSError:
+        return ""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
