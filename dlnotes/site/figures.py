@@ -96,10 +96,28 @@ def _imports(source: str | ast.Module, current: str | None = None) -> set[str]:
     return names
 
 
+_IMPORTS: dict[tuple[Path, str], tuple[ast.Module, set[str]]] = {}
+_DUMPS: dict[Path, tuple[ast.Module, str]] = {}
+
+
 def _read_module(path: Path, current: str) -> tuple[str, set[str]]:
-    """Source and imports of a module file (parsed once per version of the file)."""
+    """Source and imports of a module file (worked out once per version of it)."""
     source, tree = _parse(path)
-    return source, _imports(tree, current)
+    hit = _IMPORTS.get((path, current))
+    if hit is None or hit[0] is not tree:  # _parse gives a new tree for a new version
+        hit = (tree, _imports(tree, current))
+        _IMPORTS[(path, current)] = hit
+    return source, hit[1]
+
+
+def _dump(path: Path) -> str:
+    """``ast.dump`` of a module (code without comments or layout), once per version."""
+    tree = _parse(path)[1]
+    hit = _DUMPS.get(path)
+    if hit is None or hit[0] is not tree:
+        hit = (tree, ast.dump(tree))
+        _DUMPS[path] = hit
+    return hit[1]
 
 
 def package_signature(
@@ -275,7 +293,7 @@ def figure_hash(path: Path, function: str, package_dir: Path = PACKAGE_DIR) -> s
     init = package_dir / "viz" / "__init__.py"
     for dep in sorted({*deps, init}):
         h.update(dep.relative_to(package_dir).as_posix().encode())
-        h.update(ast.dump(_parse(dep)[1]).encode())
+        h.update(_dump(dep).encode())
     return h.hexdigest()[:16]
 
 

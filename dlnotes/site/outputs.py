@@ -76,7 +76,6 @@ from dlnotes.site.execution import (
     store,
     wrap_output,
 )
-from dlnotes.site.figures import package_signature
 from dlnotes.site.live import snippet_paths
 from dlnotes.site.search_view import (
     search_view,
@@ -209,18 +208,17 @@ def _signature(root: Path, paths: tuple[str, ...]) -> tuple[tuple[int, int], ...
 
 @dataclass(frozen=True)
 class _Read:
-    """What a page's blocks were read from: the page, the package, embedded files."""
+    """What a page's blocks were read from: the page and the files it embeds
+    (:func:`page_blocks` reads nothing else; a section's setup comes from its
+    own module)."""
 
     stat: tuple[int, int]
-    package: tuple[tuple[str, int, int], ...]
     embeds: tuple[str, ...]
     embed_stats: tuple[tuple[int, int], ...]
 
-    def valid(self, st: os.stat_result, package: object, root: Path) -> bool:
-        return (
-            self.stat == (st.st_mtime_ns, st.st_size)
-            and self.package == package
-            and self.embed_stats == _signature(root, self.embeds)
+    def valid(self, st: os.stat_result, root: Path) -> bool:
+        return self.stat == (st.st_mtime_ns, st.st_size) and (
+            self.embed_stats == _signature(root, self.embeds)
         )
 
 
@@ -249,12 +247,11 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         """The python blocks of every page that has any, and of every lab.
 
         Kept across ``mkdocs serve`` rebuilds: a page is scanned again only when its
-        file, an embedded file or the package changed (stat signatures).
+        file or a file it embeds changed (stat signatures).
         """
         root = Path(config.config_file_path).parent
         docs = Path(config.docs_dir)
         labs = tuple(self.config.labs)
-        package = package_signature()
         found: dict[str, PageBlocks] = {}
         scanned: dict[str, tuple[_Read, PageBlocks | None]] = {}
         # all files: mkdocs-jupyter makes the labs pages after this plugin's on_files
@@ -271,7 +268,7 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             except OSError:
                 continue
             hit = self._scanned.get(src)
-            if hit is not None and hit[0].valid(st, package, root):
+            if hit is not None and hit[0].valid(st, root):
                 scanned[src] = hit
                 if hit[1] is not None:
                     found[src] = hit[1]
@@ -281,9 +278,7 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             except (OSError, UnicodeDecodeError):
                 continue
             embeds = tuple(snippet_paths(text))
-            key = _Read(
-                (st.st_mtime_ns, st.st_size), package, embeds, _signature(root, embeds)
-            )
+            key = _Read((st.st_mtime_ns, st.st_size), embeds, _signature(root, embeds))
             blocks: PageBlocks | None = None
             if is_lab or "```" in text or "~~~" in text:
                 try:
