@@ -1,5 +1,7 @@
-"""The lab notebooks' kernels (mkdocs-jupyter) talk over IPC sockets, not TCP.
+"""The lab notebooks (mkdocs-jupyter): kernels on IPC sockets; run in the background
+under ``mkdocs serve``.
 
+**IPC.**
 mkdocs-jupyter executes ``docs/labs/*.py`` through nbconvert, whose kernels listen
 on TCP ports of 127.0.0.1 by default: any local account can connect to them while a
 notebook runs, and every kernel prints "Kernel is running over TCP without
@@ -7,16 +9,52 @@ encryption" into the ``mkdocs build``/``serve`` output. :func:`use_ipc` adds
 ``KernelManager.transport = "ipc"`` to the nbconvert configuration mkdocs-jupyter
 builds, with the sockets in a private (0700) folder of this process, like the
 project's own runner (:mod:`dlnotes.runner.kernel`).
+
+**Background under serve.** Executing the four labs takes minutes on two cores. A lab
+whose executed version is not in mkdocs-jupyter's cache is, under ``mkdocs serve``,
+shown at once without outputs and with a note (:func:`defer`), and executed in a
+separate process (``python -m dlnotes.site.lab_kernels``) that writes the same cache
+entry mkdocs-jupyter would; then the page is built again from the cache and the
+browser reloads. ``mkdocs build`` executes as before.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import json
+import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("mkdocs.plugins.dlnotes.labs")
+
+RUNNING = (
+    '<div class="admonition info"><p class="admonition-title">正在后台运行</p>'
+    "<p>这个实验的代码正在后台运行（<code>mkdocs serve</code>，可能要几分钟），"
+    "下面先显示代码；运行完后页面会自动刷新，显示输出。</p></div>"
+)
+# the options of mkdocs-jupyter's nb2html, from its plugin configuration
+_OPTIONS = (
+    "kernel_name",
+    "theme",
+    "allow_errors",
+    "show_input",
+    "no_input",
+    "no_prompt",
+    "remove_tag_config",
+    "highlight_extra_classes",
+    "include_requirejs",
+    "custom_mathjax_url",
+)
+_RUNNING: set[str] = set()
 
 _DIR: list[str] = []
 
@@ -57,3 +95,95 @@ def use_ipc() -> bool:
     get_nbconvert_app._dlnotes = True  # type: ignore[attr-defined]
     nb2.get_nbconvert_app = get_nbconvert_app
     return True
+
+
+def _cache_path(page: Any, jupyter: Any) -> Path | None:
+    """mkdocs-jupyter's cache file for the executed lab (``None``: no cache)."""
+    import mkdocs_jupyter.plugin as mj
+
+    options = jupyter.config
+    if not options["cache"] or not options["execute"] or options["execute_ignore"]:
+        return None
+    key = mj._compute_cache_key(page.file.abs_src_path, options, True)
+    return Path(mj._get_cache_path(options["cache_dir"], key))
+
+
+def defer(page: Any, config: Any, ready: Callable[[str], None] | None) -> bool:
+    """Under serve: if the lab is not executed yet, show it without outputs now and
+    execute it in the background; ``ready(src_uri)`` when it is in the cache.
+
+    Call after mkdocs-jupyter's ``on_pre_page``. Returns whether it deferred.
+    """
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.should_include(page.file):
+        return False
+    cache = _cache_path(page, jupyter)
+    if cache is None or cache.exists():
+        return False
+    import mkdocs_jupyter.convert as convert
+    import mkdocs_jupyter.plugin as mj
+    from mkdocs.structure.toc import get_toc
+
+    path = page.file.abs_src_path
+    options = {name: jupyter.config[name] for name in _OPTIONS}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    jupyter._used_cache_paths.add(cache)  # not evicted as stale
+
+    def render(self: Any, config: Any, files: Any) -> None:
+        body = convert.nb2html(path, execute=False, **options)
+        self.content = RUNNING + body
+        toc_tokens, title = mj._get_nb_toc_tokens(path, jupyter.config["toc_depth"])
+        self.toc = get_toc(toc_tokens)
+        if title is not None and not jupyter.config["ignore_h1_titles"]:
+            self.title = title
+
+    page.render = render.__get__(page, type(page))
+    if str(cache) in _RUNNING:
+        return True
+    _RUNNING.add(str(cache))
+    job = {
+        "path": path,
+        "cache": str(cache),
+        "options": options,
+        "toc_depth": jupyter.config["toc_depth"],
+    }
+    uri = page.file.src_uri
+
+    def run() -> None:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "dlnotes.site.lab_kernels", json.dumps(job)],
+                capture_output=True,
+                text=True,
+                cwd=os.path.dirname(config.config_file_path),
+            )
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["?"])[-1]
+                log.warning("dlnotes: docs/%s: the lab failed to run: %s", uri, last)
+        finally:
+            _RUNNING.discard(str(cache))
+        if ready is not None:
+            ready(uri)
+
+    threading.Thread(target=run, name=f"dlnotes-lab {uri}", daemon=True).start()
+    log.info("dlnotes: docs/%s runs in the background", uri)
+    return True
+
+
+def _run(job: dict[str, Any]) -> None:
+    """Execute a lab as mkdocs-jupyter does and write its cache entry."""
+    import mkdocs_jupyter.convert as convert
+    import mkdocs_jupyter.plugin as mj
+
+    use_ipc()
+    body = convert.nb2html(job["path"], execute=True, **job["options"])
+    toc_tokens, title = mj._get_nb_toc_tokens(job["path"], job["toc_depth"])
+    cache = Path(job["cache"])
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    data = {"content": body, "toc_tokens": toc_tokens, "title": title}
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(cache)
+
+
+if __name__ == "__main__":
+    _run(json.loads(sys.argv[1]))

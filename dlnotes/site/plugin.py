@@ -36,11 +36,9 @@ from __future__ import annotations
 
 import atexit
 import logging
-import re
 import signal
 import threading
 from datetime import date
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +69,7 @@ from dlnotes.site.live import (
     request_build,
     status_script,
 )
+from dlnotes.site.run_ui import mark_notebook_cells
 from dlnotes.site.sanitize import (
     removed,
     sanitize,
@@ -364,6 +363,15 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
     on_post_build = CombinedEvent(_merge_search, _after_build)
 
+    @event_priority(-50)  # after mkdocs-jupyter's on_pre_page
+    def on_pre_page(self, page: Page, /, *, config: Any, files: Files) -> Page:
+        """Under serve, a lab notebook not executed yet runs in the background."""
+        if self._live is not None:
+            from dlnotes.site.lab_kernels import defer
+
+            defer(page, config, self.page_ready)
+        return page
+
     def page_ready(self, uri: str) -> None:
         """Called from a background thread: a page's code has run (its outputs
         are cached); build that page again and reload the browser."""
@@ -468,46 +476,6 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-
-
-_DIV = re.compile(r"<div\b|</div>")
-_INPUT_WRAPPER = re.compile(r'<div class="jp-Cell-inputWrapper"[^>]*>')
-
-
-def mark_notebook_cells(html: str, blocks: PageBlocks) -> str:
-    """Put a Run marker after the input of each code cell of a rendered notebook.
-
-    nbconvert's HTML (mkdocs-jupyter) holds each cell's source in a
-    ``jp-Cell-inputWrapper`` div; code cells are matched to ``blocks`` (the
-    ``# %%`` cells of the jupytext file) by order. If the counts differ the page is
-    returned unchanged: no markers rather than wrong ones.
-    """
-    inserts: list[int] = []
-    for m in _INPUT_WRAPPER.finditer(html):
-        depth, end = 0, -1
-        for tag in _DIV.finditer(html, m.start()):
-            depth += 1 if tag.group() != "</div>" else -1
-            if depth == 0:
-                end = tag.end()
-                break
-        if end < 0:
-            return html
-        if "highlight-ipynb" in html[m.end() : end]:
-            inserts.append(end)
-    if len(inserts) != len(blocks.blocks):
-        return html
-    out: list[str] = []
-    last = 0
-    for at, block in zip(inserts, blocks.blocks, strict=True):
-        out.append(html[last:at])
-        if block.runnable:
-            out.append(
-                f'<p><span class="dl-run" data-dl-block="{block.index}" '
-                f'data-dl-page="{escape(blocks.page)}"></span></p>'
-            )
-        last = at
-    out.append(html[last:])
-    return "".join(out)
 
 
 def _walk(section: Section) -> list[Page]:

@@ -18,7 +18,9 @@ runnable block by :func:`dlnotes.runner.blocks.mark_runnable`) into a toolbar (è
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 from dlnotes.runner.blocks import PageBlocks
@@ -95,3 +97,43 @@ def run_handlers(pool: KernelPool) -> dict[str, Handler]:
 
     actions = {"run": run, "poll": poll, "interrupt": interrupt, "restart": restart}
     return {name: refusing(action) for name, action in actions.items()}
+
+
+_DIV = re.compile(r"<div\b|</div>")
+_INPUT_WRAPPER = re.compile(r'<div class="jp-Cell-inputWrapper"[^>]*>')
+
+
+def mark_notebook_cells(html: str, blocks: PageBlocks) -> str:
+    """Put a Run marker after the input of each code cell of a rendered notebook.
+
+    nbconvert's HTML (mkdocs-jupyter) holds each cell's source in a
+    ``jp-Cell-inputWrapper`` div; code cells are matched to ``blocks`` (the
+    ``# %%`` cells of the jupytext file) by order. If the counts differ the page is
+    returned unchanged: no markers rather than wrong ones.
+    """
+    inserts: list[int] = []
+    for m in _INPUT_WRAPPER.finditer(html):
+        depth, end = 0, -1
+        for tag in _DIV.finditer(html, m.start()):
+            depth += 1 if tag.group() != "</div>" else -1
+            if depth == 0:
+                end = tag.end()
+                break
+        if end < 0:
+            return html
+        if "highlight-ipynb" in html[m.end() : end]:
+            inserts.append(end)
+    if len(inserts) != len(blocks.blocks):
+        return html
+    out: list[str] = []
+    last = 0
+    for at, block in zip(inserts, blocks.blocks, strict=True):
+        out.append(html[last:at])
+        if block.runnable:
+            out.append(
+                f'<p><span class="dl-run" data-dl-block="{block.index}" '
+                f'data-dl-page="{escape(blocks.page)}"></span></p>'
+            )
+        last = at
+    out.append(html[last:])
+    return "".join(out)

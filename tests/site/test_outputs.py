@@ -242,7 +242,7 @@ def test_cached_outputs_round_trip(built: tuple[Path, str, str]) -> None:
 
 
 def test_lab_code_cells_get_run_markers(tmp_path: Path) -> None:
-    from dlnotes.site.plugin import mark_notebook_cells
+    from dlnotes.site.run_ui import mark_notebook_cells
 
     docs = tmp_path / "docs"
     (docs / "labs").mkdir(parents=True)

@@ -65,3 +65,55 @@ def test_outputs_come_after_the_page_and_follow_code_edits(tmp_path: Path) -> No
         server.stop()
     log = server.log.read_text("utf-8")
     assert "0 running in the background" in log
+
+
+LAB = """\
+# %% [markdown]
+# # 慢的实验
+
+# %%
+import time
+
+time.sleep(4)
+print("实验结果", {a} * 7)
+"""
+
+JUPYTER = """\
+  - mkdocs-jupyter:
+      include: ["labs/*.py"]
+      execute: true
+      include_source: true
+      kernel_name: python3
+      cache: true
+      cache_dir: .cache/mkdocs-jupyter
+      ignore: ["*.md"]
+"""
+
+
+def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
+    tmp_path: Path,
+) -> None:
+    root = _site(tmp_path, "# 代码\n")
+    config = root / "mkdocs.yml"
+    config.write_text(
+        config.read_text("utf-8").replace("plugins:\n", "plugins:\n" + JUPYTER),
+        "utf-8",
+    )
+    (root / "docs/labs").mkdir()
+    (root / "docs/labs/slow.py").write_text(LAB.format(a=6), "utf-8")
+    server = Served(root, ready="/labs/slow/", dirty=True, timeout=120)
+    try:
+        first = fetch_text(server.url + "/labs/slow/")
+        assert "正在后台运行" in first and "实验结果 42" not in first
+        assert "time.sleep" in first  # the code is shown meanwhile
+        page = _wait(server.url + "/labs/slow/", "实验结果 42")
+        assert "正在后台运行" not in page
+    finally:
+        server.stop()
+    log = server.log.read_text("utf-8")
+    assert "running over TCP" not in log
+    server = Served(root, ready="/labs/slow/", dirty=True, timeout=120)
+    try:
+        assert "实验结果 42" in fetch_text(server.url + "/labs/slow/")
+    finally:
+        server.stop()
