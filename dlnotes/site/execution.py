@@ -245,23 +245,18 @@ def store(out: PageOutputs, cache: Path) -> None:
 
 
 class BackgroundRuns:
-    """Under ``mkdocs serve``: pages' code run in background threads.
+    """Under ``mkdocs serve``: pages' code run after the build
+    (:mod:`dlnotes.site.background`).
 
     The first ``make serve`` of a fresh clone is served in seconds instead of after
     every page has run; a page whose code changed shows its new text at once and
-    its outputs when they are ready. ``workers`` pages run at once; each page runs
-    once per cache key. A failed result is kept in memory (failures are not cached
-    on disk) so a failing page is not run again at every rebuild, only when its
-    code changes. Daemon threads: stopping the server does not wait for them.
+    its outputs when they are ready. Each page runs once per cache key. A failed
+    result is kept in memory (failures are not cached on disk) so a failing page is
+    not run again at every rebuild, only when its code changes.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self) -> None:
         self.failed: dict[str, PageOutputs] = {}
-        self._running: set[str] = set()
-        self._slots = threading.BoundedSemaphore(max(1, workers))
-
-    def running(self, key: str) -> bool:
-        return key in self._running
 
     def submit(
         self,
@@ -271,26 +266,18 @@ class BackgroundRuns:
         key: str,
         done: Any = None,
     ) -> None:
-        """Run ``blocks`` of ``page`` unless already running; then ``done(page)``."""
-        if key in self._running:
-            return
-        self._running.add(key)
+        """Run ``blocks`` of ``page`` after this build; then ``done(page)``."""
+        from dlnotes.site import background
 
         def job() -> None:
-            with self._slots:
-                try:
-                    out = executor.execute(page, blocks, key)
-                    store(out, executor.cache)
-                    if out.failed is not None:
-                        self.failed[key] = out
-                except Exception as exc:  # e.g. a kernel that would not start
-                    log.warning("dlnotes-outputs: %s: not run: %s", page, exc)
-                finally:
-                    self._running.discard(key)
+            out = executor.execute(page, blocks, key)
+            store(out, executor.cache)
+            if out.failed is not None:
+                self.failed[key] = out
             if done is not None:
                 done(page)
 
-        threading.Thread(target=job, name=f"dlnotes-run {page}", daemon=True).start()
+        background.later(f"outputs {page} {key}", job)
 
 
 def _truncate(text: str, limit: int) -> str:

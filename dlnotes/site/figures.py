@@ -38,7 +38,6 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
-from mkdocs.structure.toc import AnchorLink
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.figures")
 
@@ -297,101 +296,6 @@ def figure_hash(path: Path, function: str, package_dir: Path = PACKAGE_DIR) -> s
     return h.hexdigest()[:16]
 
 
-def _patch_mkdocs_jupyter_cache_key() -> bool:
-    """Make mkdocs-jupyter's cache key depend on the package code a notebook uses."""
-    try:
-        import mkdocs_jupyter.plugin as mj
-    except ImportError:
-        return False
-    original = getattr(mj, "_compute_cache_key", None)
-    if original is None or getattr(original, "_dlnotes", False):
-        return original is not None
-
-    def key(nb_path: Any, config: Any, exec_nb: Any) -> str:
-        base = original(nb_path, config, exec_nb)
-        extra = dependency_hash(Path(nb_path))
-        return hashlib.sha256(f"{base}:{extra}".encode()).hexdigest()
-
-    key._dlnotes = True  # type: ignore[attr-defined]
-    mj._compute_cache_key = key
-    return True
-
-
-_HEADING = re.compile(r'<h([1-6])([^>]*?)\sid="([^"]*)"([^>]*)>(.*?)</h\1>', re.S)
-_TAG = re.compile(r"<[^>]+>")
-_NB_MATHJAX = re.compile(
-    r"<!-- Load mathjax -->\s*<script src=\"[^\"]*\">\s*</script>\s*"
-    r"<!-- MathJax configuration -->\s*"
-    r"<script type=\"text/x-mathjax-config\">.*?</script>",
-    re.S,
-)
-
-
-_PROTECTED = re.compile(
-    r"(<pre\b.*?</pre>|<code\b.*?</code>|<script\b.*?</script>"
-    r"|<style\b.*?</style>|<[^>]+>)",
-    re.S,
-)
-_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
-
-
-def wrap_notebook_math(html: str) -> str:
-    """Turn nbconvert's ``$...$``/``$$...$$`` into the site's arithmatex markup.
-
-    The site's MathJax only typesets ``.arithmatex`` elements (as
-    ``pymdownx.arithmatex`` writes them), so notebook Markdown math is rewritten into
-    the same form. Code, preformatted output, scripts and tags are left alone.
-    """
-
-    def text(segment: str) -> str:
-        segment = _DISPLAY_MATH.sub(
-            lambda m: f'<span class="arithmatex">\\[{m.group(1)}\\]</span>', segment
-        )
-        return _INLINE_MATH.sub(
-            lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>', segment
-        )
-
-    parts = _PROTECTED.split(html)
-    return "".join(p if i % 2 else text(p) for i, p in enumerate(parts))
-
-
-def fix_notebook_html(html: str, toc: list[AnchorLink]) -> str:
-    """Give every heading a unique id from its text (Chinese kept) and fix the TOC."""
-    from pymdownx.slugs import slugify
-
-    slug = slugify(case="lower")
-    used: dict[str, int] = {}
-    new_ids: list[str] = []
-
-    def replace(m: re.Match[str]) -> str:
-        level, pre, old, post, inner = m.groups()
-        text = _TAG.sub("", inner).replace("¶", "").strip()
-        base = slug(text, "-") or old or "section"
-        n = used.get(base, 0)
-        used[base] = n + 1
-        new = base if n == 0 else f"{base}_{n}"
-        new_ids.append(new)
-        inner = inner.replace(f'href="#{old}"', f'href="#{new}"')
-        return f'<h{level}{pre} id="{new}"{post}>{inner}</h{level}>'
-
-    html = _HEADING.sub(replace, html)
-    html = _NB_MATHJAX.sub("", html)
-    html = wrap_notebook_math(html)
-    flat: list[AnchorLink] = []
-
-    def walk(items: list[AnchorLink]) -> None:
-        for item in items:
-            flat.append(item)
-            walk(item.children)
-
-    walk(toc)
-    if len(flat) == len(new_ids):
-        for item, new in zip(flat, new_ids, strict=True):
-            item.id = new
-    return html
-
-
 DARK_SUFFIX = "-dark"
 
 
@@ -444,6 +348,41 @@ def draw(figures: dict[tuple[str, str], Path], *, fresh: bool) -> None:
         )
 
 
+# an empty (transparent 1x1) PNG: the image of a figure not drawn yet
+_BLANK_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
+)
+
+
+def _older_drawing(png: Path, name: str, suffix: str) -> Path | None:
+    """The newest drawing of figure ``name`` (same theme) other than ``png``."""
+    pattern = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}{re.escape(suffix)}\.png")
+    older = sorted(
+        (
+            p
+            for p in png.parent.glob(f"{name}-*.png")
+            if pattern.fullmatch(p.name) and p != png
+        ),
+        key=_mtime,
+    )
+    return older[-1] if older else None
+
+
+def shown_meanwhile(png: Path, name: str, suffix: str) -> Path:
+    """What the site shows while ``png`` is drawn: the last drawing, else an empty
+    image (kept apart from the cache, so a server stopped before drawing leaves
+    nothing that looks drawn)."""
+    older = _older_drawing(png, name, suffix)
+    if older is not None:
+        return older
+    blank = png.parent / "pending" / "blank.png"
+    if not blank.exists():
+        blank.parent.mkdir(parents=True, exist_ok=True)
+        blank.write_bytes(_BLANK_PNG)
+    return blank
+
+
 class FiguresConfig(Config):
     cache_dir = c.Type(str, default=".cache/figures")
     dest = c.Type(str, default="assets/figures")
@@ -455,15 +394,38 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         self._builds = 0  # builds done by this process (mkdocs serve rebuilds)
         self._hashes: tuple[object, dict[str, str]] | None = None
         self._notebook_cache: set[Path] = set()
+        self._serving = False
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defined so that the plugin object lives across ``mkdocs serve`` rebuilds."""
+        self._serving = command == "serve"
+
+    def _draw_later(self, missing: dict[tuple[str, str], Path], config: Any) -> None:
+        """Under serve: draw after the build (meanwhile the site shows
+        :func:`shown_meanwhile`).
+
+        When the new drawings are in the cache the serve loop builds again, which
+        copies them into the site, and the browser reloads.
+        """
+        from dlnotes.site import background
+
+        names = sorted({name for name, _ in missing})
+        ready = getattr(config.plugins.get("dlnotes"), "page_ready", None)
+
+        def job() -> None:
+            try:
+                draw(missing, fresh=True)
+            finally:
+                if ready is not None:
+                    ready("")  # no page changed: the new images get copied
+
+        background.later("figures " + " ".join(names), job)
 
     def on_config(self, config: Any) -> Any:
-        if _patch_mkdocs_jupyter_cache_key():
-            log.debug("dlnotes-figures: mkdocs-jupyter cache keyed on package code")
-        from dlnotes.site.lab_kernels import use_ipc
+        from dlnotes.site.notebooks import key_cache_on_package_code, use_ipc
 
+        if key_cache_on_package_code():
+            log.debug("dlnotes-figures: mkdocs-jupyter cache keyed on package code")
         if use_ipc():
             log.debug("dlnotes-figures: lab notebooks' kernels use IPC sockets")
         return config
@@ -481,11 +443,16 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         for name, digest in sorted(figures.items()):
             for suffix, theme in (("", "light"), (DARK_SUFFIX, "dark")):
                 png = cache / f"{name}-{digest}{suffix}.png"
+                src = png
                 if not png.exists():
                     missing[(name, theme)] = png
+                    if self._serving:  # drawn after the build
+                        src = shown_meanwhile(png, name, suffix)
                 dest = f"{self.config.dest}/{name}{suffix}.png"
-                files.append(File.generated(config, dest, abs_src_path=str(png)))
-        if missing:
+                files.append(File.generated(config, dest, abs_src_path=str(src)))
+        if missing and self._serving:
+            self._draw_later(missing, config)
+        elif missing:
             try:
                 draw(missing, fresh=self._builds > 0)
             except PluginError as exc:
@@ -495,26 +462,17 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
                 log.warning("%s", exc)
                 for (name, theme), png in missing.items():
                     suffix = DARK_SUFFIX if theme == "dark" else ""
-                    pattern = re.compile(
-                        rf"{re.escape(name)}-[0-9a-f]{{16}}{suffix}\.png"
-                    )
-                    older = sorted(
-                        (
-                            p
-                            for p in cache.glob(f"{name}-*.png")
-                            if pattern.fullmatch(p.name)
-                        ),
-                        key=_mtime,
-                    )
-                    if older and not png.exists():
-                        png.write_bytes(older[-1].read_bytes())
+                    older = _older_drawing(png, name, suffix)
+                    if older is not None and not png.exists():
+                        png.write_bytes(older.read_bytes())
         self._builds += 1
         level = logging.INFO if missing or self._builds == 1 else logging.DEBUG
         log.log(
             level,
-            "dlnotes-figures: %d figures (%d drawn: %s)",
+            "dlnotes-figures: %d figures (%d %s: %s)",
             len(figures),
             len(missing),
+            "to draw in the background" if self._serving else "drawn",
             ", ".join(sorted({n for n, _ in missing})) or "none changed",
         )
         return files
@@ -527,6 +485,8 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         if uri.endswith((".py", ".ipynb")) and uri.startswith(
             tuple(self.config.notebooks)
         ):
+            from dlnotes.site.notebooks import fix_notebook_html
+
             return fix_notebook_html(html, list(page.toc))
         return html
 

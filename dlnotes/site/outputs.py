@@ -235,13 +235,11 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
         self.kernels_started = 0
         self._serving = False
         self._builds = 0
-        self._background = BackgroundRuns(1)  # under serve (set in on_startup)
+        self._background = BackgroundRuns()  # under serve
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defined so that the plugin object (and its caches) lives across rebuilds."""
         self._serving = command == "serve"
-        workers = self.config.workers or min(2, os.cpu_count() or 1)
-        self._background = BackgroundRuns(workers)
 
     def _scan(self, files: Files, config: Any) -> dict[str, PageBlocks]:
         """The python blocks of every page that has any, and of every lab.

@@ -347,6 +347,9 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
     def _after_build(self, *, config: Any) -> None:
         if self._live is not None:
+            from dlnotes.site import background
+
+            background.start()  # slow work queued by the plugins, now the site is out
             self._live.write_status(config.site_dir)
             live = self._live
             if live.deferred:
@@ -367,7 +370,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
     def on_pre_page(self, page: Page, /, *, config: Any, files: Files) -> Page:
         """Under serve, a lab notebook not executed yet runs in the background."""
         if self._live is not None:
-            from dlnotes.site.lab_kernels import defer
+            from dlnotes.site.notebooks import defer
 
             defer(page, config, self.page_ready)
         return page

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from mkdocs.structure.toc import AnchorLink
 
-from dlnotes.site.figures import dependency_hash, fix_notebook_html
+from dlnotes.site.figures import dependency_hash
+from dlnotes.site.notebooks import fix_notebook_html
 
 
 def make_package(root: Path) -> Path:
@@ -60,7 +61,7 @@ def test_chinese_notebook_headings_get_ids_and_toc_follows() -> None:
 
 
 def test_notebook_math_becomes_arithmatex_but_code_is_untouched() -> None:
-    from dlnotes.site.figures import wrap_notebook_math
+    from dlnotes.site.notebooks import wrap_notebook_math
 
     html = (
         "<p>残差 $y = F(x) + x$，价格 $5 和 $6</p>"
@@ -145,3 +146,31 @@ def test_a_figure_is_redrawn_only_when_code_it_uses_changes(tmp_path: Path) -> N
     viz.write_text(viz.read_text().replace("SCALE = 2", "SCALE = 3"))
     assert hashes()["conv-fig"] != after["conv-fig"]
     assert hashes()["pool-fig"] == before["pool-fig"]
+
+
+def test_while_a_figure_is_drawn_serve_shows_the_last_drawing_or_nothing(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from dlnotes.site.figures import DARK_SUFFIX, shown_meanwhile
+
+    cache = tmp_path / "figures"
+    cache.mkdir()
+    new = cache / "pooling-example-bbbbbbbbbbbbbbbb.png"
+    # never drawn: an empty image, kept out of the cache (nothing looks drawn)
+    blank = shown_meanwhile(new, "pooling-example", "")
+    assert blank.parent == cache / "pending" and blank.read_bytes()[:4] == b"\x89PNG"
+    assert not new.exists()
+    # drawn before with older code: that drawing, of the same theme
+    old = cache / "pooling-example-aaaaaaaaaaaaaaaa.png"
+    old.write_bytes(b"light")
+    old_dark = cache / f"pooling-example-aaaaaaaaaaaaaaaa{DARK_SUFFIX}.png"
+    old_dark.write_bytes(b"dark")
+    older = cache / "pooling-example-cccccccccccccccc.png"
+    older.write_bytes(b"older")
+    os.utime(older, (1, 1))
+    (cache / "pooling-example-extra-aaaaaaaaaaaaaaaa.png").write_bytes(b"other")
+    assert shown_meanwhile(new, "pooling-example", "") == old
+    dark = cache / f"pooling-example-bbbbbbbbbbbbbbbb{DARK_SUFFIX}.png"
+    assert shown_meanwhile(dark, "pooling-example", DARK_SUFFIX) == old_dark

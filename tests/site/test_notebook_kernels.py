@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dlnotes.site.lab_kernels import use_ipc
+from dlnotes.site.notebooks import use_ipc
 
 pytestmark = pytest.mark.slow  # starts a Jupyter kernel
 

@@ -1,5 +1,6 @@
-"""The lab notebooks (mkdocs-jupyter): kernels on IPC sockets; run in the background
-under ``mkdocs serve``.
+"""The lab notebooks (mkdocs-jupyter): cache keyed on the package code they use,
+kernels on IPC sockets, run in the background under ``mkdocs serve``, HTML fitted to
+the site (headings, math).
 
 **IPC.**
 mkdocs-jupyter executes ``docs/labs/*.py`` through nbconvert, whose kernels listen
@@ -13,7 +14,7 @@ project's own runner (:mod:`dlnotes.runner.kernel`).
 **Background under serve.** Executing the four labs takes minutes on two cores. A lab
 whose executed version is not in mkdocs-jupyter's cache is, under ``mkdocs serve``,
 shown at once without outputs and with a note (:func:`defer`), and executed in a
-separate process (``python -m dlnotes.site.lab_kernels``) that writes the same cache
+separate process (``python -m dlnotes.site.notebooks``) that writes the same cache
 entry mkdocs-jupyter would; then the page is built again from the cache and the
 browser reloads. ``mkdocs build`` executes as before.
 """
@@ -22,17 +23,22 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from mkdocs.structure.toc import AnchorLink
+
+from dlnotes.site import background
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.labs")
 
@@ -54,7 +60,6 @@ _OPTIONS = (
     "include_requirejs",
     "custom_mathjax_url",
 )
-_RUNNING: set[str] = set()
 
 _DIR: list[str] = []
 
@@ -95,6 +100,103 @@ def use_ipc() -> bool:
     get_nbconvert_app._dlnotes = True  # type: ignore[attr-defined]
     nb2.get_nbconvert_app = get_nbconvert_app
     return True
+
+
+def key_cache_on_package_code() -> bool:
+    """Make mkdocs-jupyter's cache key depend on the package code a notebook uses."""
+    try:
+        import mkdocs_jupyter.plugin as mj
+    except ImportError:
+        return False
+    original = getattr(mj, "_compute_cache_key", None)
+    if original is None or getattr(original, "_dlnotes", False):
+        return original is not None
+
+    def key(nb_path: Any, config: Any, exec_nb: Any) -> str:
+        base = original(nb_path, config, exec_nb)
+        from dlnotes.site.figures import dependency_hash
+
+        extra = dependency_hash(Path(nb_path))
+        return hashlib.sha256(f"{base}:{extra}".encode()).hexdigest()
+
+    key._dlnotes = True  # type: ignore[attr-defined]
+    mj._compute_cache_key = key
+    return True
+
+
+_HEADING = re.compile(r'<h([1-6])([^>]*?)\sid="([^"]*)"([^>]*)>(.*?)</h\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+_NB_MATHJAX = re.compile(
+    r"<!-- Load mathjax -->\s*<script src=\"[^\"]*\">\s*</script>\s*"
+    r"<!-- MathJax configuration -->\s*"
+    r"<script type=\"text/x-mathjax-config\">.*?</script>",
+    re.S,
+)
+
+
+_PROTECTED = re.compile(
+    r"(<pre\b.*?</pre>|<code\b.*?</code>|<script\b.*?</script>"
+    r"|<style\b.*?</style>|<[^>]+>)",
+    re.S,
+)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
+
+
+def wrap_notebook_math(html: str) -> str:
+    """Turn nbconvert's ``$...$``/``$$...$$`` into the site's arithmatex markup.
+
+    The site's MathJax only typesets ``.arithmatex`` elements (as
+    ``pymdownx.arithmatex`` writes them), so notebook Markdown math is rewritten into
+    the same form. Code, preformatted output, scripts and tags are left alone.
+    """
+
+    def text(segment: str) -> str:
+        segment = _DISPLAY_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\[{m.group(1)}\\]</span>', segment
+        )
+        return _INLINE_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\({m.group(1)}\\)</span>', segment
+        )
+
+    parts = _PROTECTED.split(html)
+    return "".join(p if i % 2 else text(p) for i, p in enumerate(parts))
+
+
+def fix_notebook_html(html: str, toc: list[AnchorLink]) -> str:
+    """Give every heading a unique id from its text (Chinese kept) and fix the TOC."""
+    from pymdownx.slugs import slugify
+
+    slug = slugify(case="lower")
+    used: dict[str, int] = {}
+    new_ids: list[str] = []
+
+    def replace(m: re.Match[str]) -> str:
+        level, pre, old, post, inner = m.groups()
+        text = _TAG.sub("", inner).replace("¶", "").strip()
+        base = slug(text, "-") or old or "section"
+        n = used.get(base, 0)
+        used[base] = n + 1
+        new = base if n == 0 else f"{base}_{n}"
+        new_ids.append(new)
+        inner = inner.replace(f'href="#{old}"', f'href="#{new}"')
+        return f'<h{level}{pre} id="{new}"{post}>{inner}</h{level}>'
+
+    html = _HEADING.sub(replace, html)
+    html = _NB_MATHJAX.sub("", html)
+    html = wrap_notebook_math(html)
+    flat: list[AnchorLink] = []
+
+    def walk(items: list[AnchorLink]) -> None:
+        for item in items:
+            flat.append(item)
+            walk(item.children)
+
+    walk(toc)
+    if len(flat) == len(new_ids):
+        for item, new in zip(flat, new_ids, strict=True):
+            item.id = new
+    return html
 
 
 def _cache_path(page: Any, jupyter: Any) -> Path | None:
@@ -138,9 +240,6 @@ def defer(page: Any, config: Any, ready: Callable[[str], None] | None) -> bool:
             self.title = title
 
     page.render = render.__get__(page, type(page))
-    if str(cache) in _RUNNING:
-        return True
-    _RUNNING.add(str(cache))
     job = {
         "path": path,
         "cache": str(cache),
@@ -150,23 +249,20 @@ def defer(page: Any, config: Any, ready: Callable[[str], None] | None) -> bool:
     uri = page.file.src_uri
 
     def run() -> None:
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "dlnotes.site.lab_kernels", json.dumps(job)],
-                capture_output=True,
-                text=True,
-                cwd=os.path.dirname(config.config_file_path),
-            )
-            if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or ["?"])[-1]
-                log.warning("dlnotes: docs/%s: the lab failed to run: %s", uri, last)
-        finally:
-            _RUNNING.discard(str(cache))
+        done = subprocess.run(
+            [sys.executable, "-m", "dlnotes.site.notebooks", json.dumps(job)],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(config.config_file_path),
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["?"])[-1]
+            log.warning("dlnotes: docs/%s: the lab failed to run: %s", uri, last)
         if ready is not None:
             ready(uri)
 
-    threading.Thread(target=run, name=f"dlnotes-lab {uri}", daemon=True).start()
-    log.info("dlnotes: docs/%s runs in the background", uri)
+    if background.later(f"lab {cache.name}", run):
+        log.info("dlnotes: docs/%s runs in the background", uri)
     return True
 
 
