@@ -20,39 +20,42 @@ from collections.abc import Callable
 log = logging.getLogger("mkdocs.plugins.dlnotes.background")
 
 _LOCK = threading.Lock()
-_QUEUE: list[tuple[str, Callable[[], None]]] = []
+_QUEUE: list[tuple[str, Callable[[], None], Callable[[], None] | None]] = []
 _SLOTS = threading.BoundedSemaphore(max(1, min(2, os.cpu_count() or 1)))
 _ACTIVE: set[str] = set()
 
 
-def later(name: str, job: Callable[[], None]) -> bool:
-    """Queue ``job`` under ``name`` unless a job of that name is queued or running."""
+def later(
+    name: str, job: Callable[[], None], then: Callable[[], None] | None = None
+) -> bool:
+    """Queue ``job`` under ``name`` unless a job of that name is queued or running;
+    ``then()`` runs after it (failed or not), once it no longer counts as pending."""
     with _LOCK:
         if name in _ACTIVE:
             return False
         _ACTIVE.add(name)
-        _QUEUE.append((name, job))
+        _QUEUE.append((name, job, then))
         return True
 
 
-def busy(name: str) -> bool:
-    """Whether a job of that name is queued or running."""
+def pending() -> int:
+    """Jobs queued or running."""
     with _LOCK:
-        return name in _ACTIVE
+        return len(_ACTIVE)
 
 
 def start() -> int:
     """Run the queued jobs (called when a build has been written); returns how many."""
     with _LOCK:
         jobs, _QUEUE[:] = list(_QUEUE), []
-    for name, job in jobs:
+    for name, job, then in jobs:
         threading.Thread(
-            target=_run, args=(name, job), name=f"dlnotes {name}", daemon=True
+            target=_run, args=(name, job, then), name=f"dlnotes {name}", daemon=True
         ).start()
     return len(jobs)
 
 
-def _run(name: str, job: Callable[[], None]) -> None:
+def _run(name: str, job: Callable[[], None], then: Callable[[], None] | None) -> None:
     try:
         with _SLOTS:
             job()
@@ -61,3 +64,5 @@ def _run(name: str, job: Callable[[], None]) -> None:
     finally:
         with _LOCK:
             _ACTIVE.discard(name)
+    if then is not None:
+        then()

@@ -257,6 +257,7 @@ class BackgroundRuns:
 
     def __init__(self) -> None:
         self.failed: dict[str, PageOutputs] = {}
+        self.broken: dict[str, str] = {}  # key -> why it could not run at all
 
     def submit(
         self,
@@ -270,14 +271,17 @@ class BackgroundRuns:
         from dlnotes.site import background
 
         def job() -> None:
-            out = executor.execute(page, blocks, key)
+            try:
+                out = executor.execute(page, blocks, key)
+            except Exception as exc:  # e.g. a kernel that would not start
+                self.broken[key] = f"{type(exc).__name__}: {exc}"
+                return
             store(out, executor.cache)
             if out.failed is not None:
                 self.failed[key] = out
-            if done is not None:
-                done(page)
 
-        background.later(f"outputs {page} {key}", job)
+        then = None if done is None else (lambda: done(page))
+        background.later(f"outputs {page} {key}", job, then)
 
 
 def _truncate(text: str, limit: int) -> str:

@@ -395,6 +395,7 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         self._hashes: tuple[object, dict[str, str]] | None = None
         self._notebook_cache: set[Path] = set()
         self._serving = False
+        self._draw_failed: dict[tuple[Path, ...], str] = {}  # under serve
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defined so that the plugin object lives across ``mkdocs serve`` rebuilds."""
@@ -415,11 +416,12 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         def job() -> None:
             try:
                 draw(missing, fresh=True)
-            finally:
-                if ready is not None:
-                    ready("")  # no page changed: the new images get copied
+            except PluginError as exc:
+                self._draw_failed[tuple(sorted(missing.values()))] = str(exc)
 
-        background.later("figures " + " ".join(names), job)
+        # no page changed, but the build copies the new images into the site
+        then = None if ready is None else (lambda: ready(""))
+        background.later("figures " + " ".join(names), job, then)
 
     def on_config(self, config: Any) -> Any:
         from dlnotes.site.notebooks import key_cache_on_package_code, use_ipc
@@ -451,7 +453,11 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
                 dest = f"{self.config.dest}/{name}{suffix}.png"
                 files.append(File.generated(config, dest, abs_src_path=str(src)))
         if missing and self._serving:
-            self._draw_later(missing, config)
+            failed = self._draw_failed.get(tuple(sorted(missing.values())))
+            if failed is not None:  # until the code changes (new file names)
+                log.warning("%s", failed)
+            else:
+                self._draw_later(missing, config)
         elif missing:
             try:
                 draw(missing, fresh=self._builds > 0)

@@ -45,6 +45,7 @@ from dlnotes.kb.grammar import (
     line_body,
     split_lines,
 )
+from dlnotes.site import background
 from dlnotes.site.theme_cache import TemplateCache, ThemeFiles
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.live")
@@ -278,6 +279,8 @@ class LiveSite:
             "seconds": round(time.monotonic() - self._started, 3),
             "rebuilt": len(self.rebuilt),
             "full": self.full,
+            # slow work still running (page outputs, labs, figures)
+            "background": background.pending(),
             "problems": [
                 {
                     "level": p.level,

@@ -47,6 +47,7 @@ RUNNING = (
     "<p>这个实验的代码正在后台运行（<code>mkdocs serve</code>，可能要几分钟），"
     "下面先显示代码；运行完后页面会自动刷新，显示输出。</p></div>"
 )
+_FAILED: dict[str, str] = {}  # cache file -> the last line of the error
 # the options of mkdocs-jupyter's nb2html, from its plugin configuration
 _OPTIONS = (
     "kernel_name",
@@ -240,13 +241,18 @@ def defer(page: Any, config: Any, ready: Callable[[str], None] | None) -> bool:
             self.title = title
 
     page.render = render.__get__(page, type(page))
+    uri = page.file.src_uri
+    if str(cache) in _FAILED:  # until the lab or its code changes (a new cache key)
+        log.warning(
+            "dlnotes: docs/%s: the lab failed to run: %s", uri, _FAILED[str(cache)]
+        )
+        return True
     job = {
         "path": path,
         "cache": str(cache),
         "options": options,
         "toc_depth": jupyter.config["toc_depth"],
     }
-    uri = page.file.src_uri
 
     def run() -> None:
         done = subprocess.run(
@@ -256,12 +262,10 @@ def defer(page: Any, config: Any, ready: Callable[[str], None] | None) -> bool:
             cwd=os.path.dirname(config.config_file_path),
         )
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["?"])[-1]
-            log.warning("dlnotes: docs/%s: the lab failed to run: %s", uri, last)
-        if ready is not None:
-            ready(uri)
+            _FAILED[str(cache)] = (done.stderr.strip().splitlines() or ["?"])[-1]
 
-    if background.later(f"lab {cache.name}", run):
+    then = None if ready is None else (lambda: ready(uri))
+    if background.later(f"lab {cache.name}", run, then):
         log.info("dlnotes: docs/%s runs in the background", uri)
     return True
 

@@ -321,6 +321,10 @@ class OutputsPlugin(BasePlugin[OutputsConfig]):
             if failed is not None:  # under serve, until the code changes
                 entry.outputs = failed
                 continue
+            broken = self._background.broken.get(key)
+            if broken is not None:
+                log.warning("dlnotes-outputs: docs/%s: not run: %s", src, broken)
+                continue
             if stored.is_file():
                 try:
                     entry.outputs = PageOutputs.from_json(

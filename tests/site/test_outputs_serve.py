@@ -3,6 +3,7 @@ at once with a "running" note, then rebuilt with the real outputs."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ SLOW = """\
 
 ```python
 # 第 {a} 版
+import json
 import time
 
 time.sleep({sleep})
@@ -72,6 +74,7 @@ LAB = """\
 # # 慢的实验
 
 # %%
+import json
 import time
 
 time.sleep(4)
@@ -82,6 +85,7 @@ JUPYTER = """\
   - mkdocs-jupyter:
       include: ["labs/*.py"]
       execute: true
+      allow_errors: false
       include_source: true
       kernel_name: python3
       cache: true
@@ -117,3 +121,27 @@ def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
         assert "实验结果 42" in fetch_text(server.url + "/labs/slow/")
     finally:
         server.stop()
+
+
+def test_a_failing_lab_is_reported_once_not_run_again_and_again(
+    tmp_path: Path,
+) -> None:
+    root = _site(tmp_path, "# 代码\n")
+    config = root / "mkdocs.yml"
+    config.write_text(
+        config.read_text("utf-8").replace("plugins:\n", "plugins:\n" + JUPYTER),
+        "utf-8",
+    )
+    (root / "docs/labs").mkdir()
+    (root / "docs/labs/bad.py").write_text(
+        "# %%\nraise ValueError('实验写错了')\n", "utf-8"
+    )
+    server = Served(root, ready="/labs/bad/", dirty=True, timeout=120)
+    try:
+        status = _wait(server.url + "/__dlnotes/status.json", "the lab failed to run")
+        assert "实验写错了" in json.loads(status)["problems"][0]["message"]
+        time.sleep(3)  # no loop of rebuild -> run again -> fail
+    finally:
+        server.stop()
+    log = server.log.read_text("utf-8")
+    assert log.count("docs/labs/bad.py runs in the background") == 1
