@@ -94,9 +94,8 @@ JUPYTER = """\
 """
 
 
-def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
-    tmp_path: Path,
-) -> None:
+def _lab_site(tmp_path: Path, name: str, lab: str) -> Path:
+    """A site with mkdocs-jupyter (configured as the project's) and one lab."""
     root = _site(tmp_path, "# 代码\n")
     config = root / "mkdocs.yml"
     config.write_text(
@@ -104,7 +103,14 @@ def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
         "utf-8",
     )
     (root / "docs/labs").mkdir()
-    (root / "docs/labs/slow.py").write_text(LAB.format(a=6), "utf-8")
+    (root / "docs/labs" / name).write_text(lab, "utf-8")
+    return root
+
+
+def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
+    tmp_path: Path,
+) -> None:
+    root = _lab_site(tmp_path, "slow.py", LAB.format(a=6))
     server = Served(root, ready="/labs/slow/", dirty=True, timeout=120)
     try:
         first = fetch_text(server.url + "/labs/slow/")
@@ -126,16 +132,7 @@ def test_a_lab_runs_in_the_background_and_its_cache_serves_the_next_start(
 def test_a_failing_lab_is_reported_once_not_run_again_and_again(
     tmp_path: Path,
 ) -> None:
-    root = _site(tmp_path, "# 代码\n")
-    config = root / "mkdocs.yml"
-    config.write_text(
-        config.read_text("utf-8").replace("plugins:\n", "plugins:\n" + JUPYTER),
-        "utf-8",
-    )
-    (root / "docs/labs").mkdir()
-    (root / "docs/labs/bad.py").write_text(
-        "# %%\nraise ValueError('实验写错了')\n", "utf-8"
-    )
+    root = _lab_site(tmp_path, "bad.py", "# %%\nraise ValueError('实验写错了')\n")
     server = Served(root, ready="/labs/bad/", dirty=True, timeout=120)
     try:
         status = _wait(server.url + "/__dlnotes/status.json", "the lab failed to run")
