@@ -401,7 +401,7 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
         """Defined so that the plugin object lives across ``mkdocs serve`` rebuilds."""
         self._serving = command == "serve"
 
-    def _draw_later(self, missing: dict[tuple[str, str], Path], config: Any) -> None:
+    def _draw_later(self, missing: dict[tuple[str, str], Path], config: Any) -> bool:
         """Under serve: draw after the build (meanwhile the site shows
         :func:`shown_meanwhile`).
 
@@ -421,7 +421,7 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
 
         # no page changed, but the build copies the new images into the site
         then = None if ready is None else (lambda: ready(""))
-        background.later("figures " + " ".join(names), job, then)
+        return background.later("figures " + " ".join(names), job, then)
 
     def on_config(self, config: Any) -> Any:
         from dlnotes.site.notebooks import key_cache_on_package_code, use_ipc
@@ -452,12 +452,13 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
                         src = shown_meanwhile(png, name, suffix)
                 dest = f"{self.config.dest}/{name}{suffix}.png"
                 files.append(File.generated(config, dest, abs_src_path=str(src)))
+        queued = False
         if missing and self._serving:
             failed = self._draw_failed.get(tuple(sorted(missing.values())))
             if failed is not None:  # until the code changes (new file names)
                 log.warning("%s", failed)
             else:
-                self._draw_later(missing, config)
+                queued = self._draw_later(missing, config)
         elif missing:
             try:
                 draw(missing, fresh=self._builds > 0)
@@ -472,7 +473,9 @@ class FiguresPlugin(BasePlugin[FiguresConfig]):
                     if older is not None and not png.exists():
                         png.write_bytes(older.read_bytes())
         self._builds += 1
-        level = logging.INFO if missing or self._builds == 1 else logging.DEBUG
+        # under serve, once when the drawing is queued (not at every rebuild)
+        new = missing and (queued or not self._serving)
+        level = logging.INFO if new or self._builds == 1 else logging.DEBUG
         log.log(
             level,
             "dlnotes-figures: %d figures (%d %s: %s)",

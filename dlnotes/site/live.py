@@ -237,6 +237,7 @@ class LiveSite:
         self._viewed: dict[str, float] = {}  # page URL -> when a browser showed it
         # pages whose background work finished (their code's outputs): built next
         self._ready: set[str] = set()
+        self._ready_now: set[str] = set()
         self._ready_lock = threading.Lock()
         self.titles: dict[str, str] = {}
         self.templates = TemplateCache()
@@ -249,6 +250,11 @@ class LiveSite:
         from mkdocs.utils import CountHandler
 
         self._started = time.monotonic()
+        # pages whose background work finished before this build began; one that
+        # finishes later goes to the next build (the plugins of this one may have
+        # looked at it already)
+        with self._ready_lock:
+            self._ready_now, self._ready = self._ready, set()
         self._last_problems = {p.file for p in self.problems if p.file}
         self.problems = []
         self._docs = Path(config.docs_dir)
@@ -373,9 +379,8 @@ class LiveSite:
             or any(uri in old and old[uri].title != s.title for uri, s in seen.items())
         )
         changed = {uri for uri, s in seen.items() if old.get(uri) != s}
-        with self._ready_lock:
-            ready, self._ready = self._ready, set()
-        changed |= {uri for uri in ready if uri in seen}
+        changed |= {uri for uri in self._ready_now if uri in seen}
+        self._ready_now = set()
         deferred = [uri for uri in self.deferred if uri in seen and uri not in changed]
         self.quiet = False
         if full and old and self.dirty and config_digest == self._config_digest:

@@ -171,6 +171,25 @@ def test_a_page_with_warnings_is_built_at_once_after_a_nav_change(
     assert set(live.plan(_files(config), config)) == {"cnn/c.md", "cnn/b.md"}
 
 
+def test_pages_whose_background_work_finished_are_built_next(
+    tmp_path: Path,
+) -> None:
+    config, files = _site(tmp_path)
+    config.theme = SimpleNamespace(custom_dir=None, get_env=lambda: None)
+    live = LiveSite(dirty=True)
+    live.plan(files, config)
+    live.ready("cnn/a.md")  # its outputs are in the cache now
+    live.start_build(config)
+    # finished while this build runs: the plugins may have seen it unfinished
+    live.ready("cnn/b.md")
+    assert live.has_ready()
+    assert live.plan(_files(config), config) == ["cnn/a.md"]
+    live.start_build(config)
+    assert live.plan(_files(config), config) == ["cnn/b.md"]
+    live.start_build(config)
+    assert live.plan(_files(config), config) == [] and not live.has_ready()
+
+
 def test_open_pages_by_url(tmp_path: Path) -> None:
     config, files = _site(tmp_path)
     (Path(config.docs_dir) / "inbox").mkdir()
