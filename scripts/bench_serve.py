@@ -20,7 +20,12 @@ Page outputs are not executed (``DLNOTES_EXECUTE=false``): this measures the ser
 loop, not running the pages' code (``dlnotes-outputs`` caches that on its own).
 "never" means the new text was not served within 60 s.
 
+* with ``--fresh``: ``make serve`` on a fresh clone (no caches, page outputs
+  executed): first page served, and all background work done (page outputs, lab
+  notebooks and figures run after the first build under serve)
+
 Usage: python scripts/bench_serve.py [--repeat 3] [--pages 500] [--only on|off]
+                                     [--fresh]
 """
 
 from __future__ import annotations
@@ -66,13 +71,13 @@ def fetch(url: str) -> str | None:
         return None
 
 
-def copy_project(dest: Path) -> None:
+def copy_project(dest: Path, *, caches: bool = True) -> None:
     for name in ("docs", "dlnotes"):
         shutil.copytree(
             ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__")
         )
     shutil.copy(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
-    if (ROOT / ".cache").is_dir():
+    if caches and (ROOT / ".cache").is_dir():
         shutil.copytree(ROOT / ".cache", dest / ".cache")
     (dest / "node_modules").symlink_to(ROOT / "node_modules")
 
@@ -129,7 +134,15 @@ def generate_pages(docs: Path, n: int, seed: int = 0) -> None:
 
 
 class Server:
-    def __init__(self, root: Path, config: str, ready: str, timeout: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: str,
+        ready: str,
+        timeout: float,
+        *,
+        execute: bool = False,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / f"serve-{self.port}.log"
@@ -140,7 +153,7 @@ class Server:
             OPENBLAS_NUM_THREADS="1",
             # page outputs (dlnotes-outputs) off: running every block of 500
             # generated pages is not the serve loop; they have their own cache
-            DLNOTES_EXECUTE="false",
+            DLNOTES_EXECUTE="true" if execute else "false",
         )
         start = time.monotonic()
         self.proc = subprocess.Popen(
@@ -286,14 +299,45 @@ def measure(label: str, root: Path, config: str, repeat: int, module: bool) -> d
     return out
 
 
+def fresh_clone(tmp: str) -> dict[str, float]:
+    """``make serve`` on a fresh clone: no caches, every page's code executed.
+
+    Seconds to the first page, and until the background work (page outputs, lab
+    notebooks, figures) is done (``background`` in ``__dlnotes/status.json``).
+    """
+    root = Path(tmp) / "fresh"
+    copy_project(root, caches=False)
+    server = Server(root, "mkdocs.yml", "/", timeout=900, execute=True)
+    out = {"first": server.cold}
+    start = time.monotonic() - server.cold
+    try:
+        while time.monotonic() - start < 1800:
+            status = fetch(server.url + "/__dlnotes/status.json") or "{}"
+            m = re.search(r'"background": (\d+)', status)
+            if m and m.group(1) == "0":
+                break
+            time.sleep(1)
+        out["done"] = time.monotonic() - start
+    finally:
+        server.stop()
+    print("  fresh clone: " + ", ".join(f"{k} {v:.1f}" for k, v in out.items()))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--only", choices=("on", "off"))
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="also time make serve on a fresh clone (no caches; minutes)",
+    )
     args = parser.parse_args()
     results: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        fresh = fresh_clone(tmp) if args.fresh else None
         for scale in ("site", "kb"):
             if scale == "kb" and not args.pages:
                 continue
@@ -344,6 +388,10 @@ def main() -> None:
 
         tgt = f"<= {target} s" if target else ""
         print(f"{name:44} {fmt(on)} {fmt(off):>12} {ratio:>7} {tgt:>8}")
+    if fresh is not None:
+        first, done = fresh["first"], fresh["done"]
+        print(f"{'fresh clone (no caches): first page served':44} {first:10.2f}s")
+        print(f"{'  ... all outputs, labs and figures done':44} {done:10.2f}s")
 
 
 if __name__ == "__main__":
