@@ -462,34 +462,6 @@ class LiveSite:
                     page.title = title
 
 
-def merge_search_index(config: Any, files: Files, built: set[str]) -> None:
-    """Material's search index after a dirty build: old entries of the pages not
-    rebuilt, plus this build's entries.
-
-    Material assumes a dirty rebuild builds one page: it drops the old entries of
-    the *first* rebuilt page only (by URL prefix, so the home page's empty URL
-    dropped every page's entries) and keeps the others twice. Call before the
-    search plugin's ``on_post_build``.
-    """
-    search = config.plugins.get("material/search") or config.plugins.get("search")
-    prev = getattr(search, "search_index_prev", None)
-    index = getattr(search, "search_index", None)
-    if prev is None or index is None:
-        return
-    pages = files.documentation_pages()
-    urls = {f.url for f in pages}
-    rebuilt = {f.url for f in pages if f.src_uri in built}
-
-    def page_url(entry: dict[str, Any]) -> str:
-        return str(entry.get("location", "")).split("#", 1)[0]
-
-    kept = [
-        e for e in prev.entries if page_url(e) in urls and page_url(e) not in rebuilt
-    ]
-    index.entries = kept + index.entries
-    search.search_index_prev = None  # so Material writes index.entries as they are
-
-
 def request_build(server: Any) -> None:
     """Have MkDocs' serve loop build again once this build is done."""
     cond = getattr(server, "_rebuild_cond", None)

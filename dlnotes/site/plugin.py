@@ -62,13 +62,8 @@ from dlnotes.kb.progress import progress_markdown
 from dlnotes.kb.render import render_html, render_markdown, render_parsed
 from dlnotes.runner.blocks import BlockError, PageBlocks, mark_runnable, page_blocks
 from dlnotes.site.assets import AssetError, static_file, vendor_assets
-from dlnotes.site.live import (
-    LiveSite,
-    merge_search_index,
-    quiet_build,
-    request_build,
-    status_script,
-)
+from dlnotes.site.indexes import merge_search_index, merge_tag_mappings, tag_mappings
+from dlnotes.site.live import LiveSite, quiet_build, request_build, status_script
 from dlnotes.site.run_ui import mark_notebook_cells
 from dlnotes.site.sanitize import (
     removed,
@@ -107,6 +102,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._controls = False  # serving on a loopback address: pages get controls
         self._live: LiveSite | None = None  # the serve loop (mkdocs serve only)
         self._server: Any = None  # MkDocs' LiveReloadServer (mkdocs serve only)
+        self._tags: dict[str, Any] = {}  # Material's tags per page, last build
         self._progress_key = ""
 
     # Defining on_startup keeps this object alive across `mkdocs serve` rebuilds.
@@ -226,9 +222,12 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
         self._titles = titles
         return nav
 
+    @event_priority(110)  # before Material's tags plugin fills its listings (100)
     def on_env(self, env: Any, /, *, config: Any, files: Files) -> Any:
         if self._live is not None:
             env.bytecode_cache = self._live.templates
+            if self._live.dirty:
+                merge_tag_mappings(config, files, self._tags)
         return env
 
     def on_page_markdown(
@@ -347,6 +346,7 @@ class DlnotesPlugin(BasePlugin[DlnotesConfig]):
 
     def _after_build(self, *, config: Any) -> None:
         if self._live is not None:
+            self._tags = tag_mappings(config)
             from dlnotes.site import background
 
             background.start()  # slow work queued by the plugins, now the site is out

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 from mkdocs.structure.files import File, Files
 
+from dlnotes.site.indexes import merge_search_index
 from dlnotes.site.live import (
     DEFERRED_BATCH,
     LiveSite,
     Problem,
     locate,
-    merge_search_index,
     request_rebuild,
     snippet_paths,
     source_title,
@@ -304,3 +304,21 @@ def test_the_search_index_after_a_dirty_build_of_several_pages(
     # every other page's entries were gone from search until rebuilt
     kept = ["old cnn/a/", "old q cnn/a/", "old cnn/c/", "old q cnn/c/"]
     assert titles == sorted(["new home", "new b", *kept])
+
+
+def test_the_home_page_keeps_its_search_entries_when_not_rebuilt(
+    tmp_path: Path,
+) -> None:
+    from material.plugins.search.plugin import SearchIndex
+
+    config, files = _site(tmp_path)
+    options = {"lang": ["zh"], "separator": " ", "pipeline": [], "fields": {}}
+    prev = SearchIndex(**options)
+    # MkDocs' Page.url of the home page is "" (its File.url is "./")
+    prev.entries = [{"location": "", "title": "home"}, {"location": "cnn/a/"}]
+    index = SearchIndex(**options)
+    index.entries = [{"location": "cnn/a/", "title": "new a"}]
+    search = SimpleNamespace(search_index_prev=prev, search_index=index)
+    config.plugins = {"material/search": search}
+    merge_search_index(config, files, {"cnn/a.md"})
+    assert [e.get("title") for e in index.entries] == ["home", "new a"]

@@ -1,8 +1,8 @@
 """The issue's "done when", end to end: a newcomer writes a note in Obsidian syntax
 (wikilinks, a callout, a comment, a tag, a pasted image), drops it into ``docs/``
 while ``mkdocs serve --dirty`` runs (as ``make serve``), and sees it in the
-navigation of the page open in the browser, rendered right, in the graph and in
-the backlinks of the pages it links; a typo'd link shows a banner.
+navigation of the page open in the browser, rendered right, in the graph, in the
+backlinks of the pages it links and in the tag index; a typo'd link shows a banner.
 
 Marked ``browser`` (Debian's chromium, Playwright).
 """
@@ -93,6 +93,14 @@ def test_a_midnight_note_appears_everywhere_and_a_typo_shows_a_banner(
         assert "午夜笔记" in backlinks[backlinks.index("dl-backlinks") :]
     graph = json.loads(fetch_text(vault.url + "/assets/graph.json"))
     assert "inbox/午夜笔记.md" in json.dumps(graph, ensure_ascii=False)
+    # the tag index (rebuilt with a few other pages, in the background): the new
+    # note under its tag, and every other page's tags still there
+    end = time.monotonic() + 60
+    while "午夜笔记" not in (tags := fetch_text(vault.url + "/tags/")):
+        assert time.monotonic() < end, tags[-2000:]
+        time.sleep(0.2)
+    for tag in ("cnn", "基础", "resnet", "深度学习", "cnn/卷积"):
+        assert f'<span class="md-tag">{tag}</span>' in tags
 
     # a typo'd wikilink: a banner with file:line, and the server keeps serving
     with (docs / "inbox/午夜笔记.md").open("a", encoding="utf-8") as f:
