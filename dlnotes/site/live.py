@@ -398,7 +398,8 @@ class LiveSite:
             build = changed  # the user's edits first; deferred pages wait
         else:
             build, deferred = set(deferred[:DEFERRED_BATCH]), deferred[DEFERRED_BATCH:]
-            self.quiet = True
+            # no reload needed, unless a browser opened one of them meanwhile
+            self.quiet = not build & self._open(pages)
         rebuilt: list[str] = []
         for f in pages:
             modified = f.src_uri in build
