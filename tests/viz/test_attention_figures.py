@@ -7,17 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlnotes import viz
 from dlnotes.numpy.attention import MultiHeadAttention
 from dlnotes.viz.attention import mean_max_weight
+from tests.support.figures import assert_renders_png
 
 
 @pytest.mark.parametrize("name", ["attention-scaling", "attention-causal-heads"])
 def test_figure_is_registered_and_renders_a_png(name: str, tmp_path: Path) -> None:
-    assert name in viz.FIGURES
-    png = viz.render(name, tmp_path / f"{name}.png", dpi=40)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 5_000
+    assert_renders_png(name, tmp_path)
 
 
 def test_unscaled_scores_saturate_and_scaled_ones_do_not() -> None:

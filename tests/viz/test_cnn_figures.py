@@ -8,6 +8,7 @@ import pytest
 
 from dlnotes import viz
 from dlnotes.viz import cnn
+from tests.support.figures import assert_renders_png
 
 NAMES = sorted(
     name for name, fn in viz.FIGURES.items() if fn.__module__ == cnn.__name__
@@ -29,7 +30,4 @@ def test_the_cnn_pages_figures_are_registered() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_figure_renders_to_png(name: str, tmp_path: Path) -> None:
-    path = viz.render(name, tmp_path / f"{name}.png", dpi=50)  # low dpi: fast
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > 5_000  # a real picture, not an empty canvas
+    assert_renders_png(name, tmp_path, dpi=50)

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlnotes import viz
 from dlnotes.numpy.detection import box_iou, nms, roi_align
 from dlnotes.viz.detection import (
     GROUND_TRUTH,
@@ -15,14 +14,12 @@ from dlnotes.viz.detection import (
     sample_photo,
     stride16_features,
 )
+from tests.support.figures import assert_renders_png
 
 
 @pytest.mark.parametrize("name", ["detection-anchors-nms", "detection-roi-pool-align"])
 def test_figure_is_registered_and_renders_a_png(name: str, tmp_path: Path) -> None:
-    assert name in viz.FIGURES
-    png = viz.render(name, tmp_path / f"{name}.png", dpi=40)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 5_000
+    assert_renders_png(name, tmp_path)
 
 
 def test_nms_keeps_one_box_per_object_near_the_truth() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlnotes import viz
 from dlnotes.viz.optim import (
     OPTIMIZERS,
     X0,
@@ -15,13 +14,11 @@ from dlnotes.viz.optim import (
     optimizer_path,
     rotation,
 )
+from tests.support.figures import assert_renders_png
 
 
 def test_figure_is_registered_and_renders_a_png(tmp_path: Path) -> None:
-    assert "optimizer-paths" in viz.FIGURES
-    png = viz.render("optimizer-paths", tmp_path / "o.png", dpi=40)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 5_000
+    assert_renders_png("optimizer-paths", tmp_path)
 
 
 def distances(angle: float) -> dict[str, float]:
