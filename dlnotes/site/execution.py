@@ -11,7 +11,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlnotes.fileio import atomic_write
 from dlnotes.runner.blocks import (
     Block,
     PageBlocks,
@@ -187,9 +187,7 @@ class Executor:
         self.images.mkdir(parents=True, exist_ok=True)
         path = self.images / f"{digest}.png"
         if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(raw)
-            tmp.replace(path)
+            atomic_write(path, raw)
         return digest
 
     def execute(self, page: str, blocks: PageBlocks, key: str) -> PageOutputs:
@@ -238,10 +236,7 @@ def store(out: PageOutputs, cache: Path) -> None:
     """Write a page's outputs to the cache (atomically); failures are not cached."""
     if out.failed is not None:
         return
-    path = cache / f"{out.key}.json"
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(out.to_json(), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(cache / f"{out.key}.json", out.to_json().encode("utf-8"))
 
 
 class BackgroundRuns:

@@ -39,6 +39,8 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from dlnotes.fileio import atomic_write
+
 log = logging.getLogger("mkdocs.plugins.dlnotes.figures")
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -379,7 +381,7 @@ def shown_meanwhile(png: Path, name: str, suffix: str) -> Path:
     blank = png.parent / "pending" / "blank.png"
     if not blank.exists():
         blank.parent.mkdir(parents=True, exist_ok=True)
-        blank.write_bytes(_BLANK_PNG)
+        atomic_write(blank, _BLANK_PNG)  # the build may copy it meanwhile
     return blank
 
 

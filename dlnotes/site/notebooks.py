@@ -38,6 +38,7 @@ from typing import Any
 
 from mkdocs.structure.toc import AnchorLink
 
+from dlnotes.fileio import atomic_write
 from dlnotes.site import background
 
 log = logging.getLogger("mkdocs.plugins.dlnotes.labs")
@@ -278,11 +279,8 @@ def _run(job: dict[str, Any]) -> None:
     use_ipc()
     body = convert.nb2html(job["path"], execute=True, **job["options"])
     toc_tokens, title = mj._get_nb_toc_tokens(job["path"], job["toc_depth"])
-    cache = Path(job["cache"])
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     data = {"content": body, "toc_tokens": toc_tokens, "title": title}
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(cache)
+    atomic_write(job["cache"], json.dumps(data).encode("utf-8"))
 
 
 if __name__ == "__main__":
