@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ import pytest
 from dlnotes.kb.notes import KnowledgeBase
 from dlnotes.kb.review import state_of
 from dlnotes.site.serve import API_PATH
-from tests.support.sites import Served, make_site
+from tests.support.sites import Served, build_site, make_site
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +36,7 @@ def _line(root: Path, qid: str) -> str:
 def test_the_static_page_lists_the_due_cards(tmp_path: Path) -> None:
     make_site(tmp_path)
     site = tmp_path / "site"
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = build_site(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (site / "review/index.html").read_text(encoding="utf-8")
     assert "到期的卡片（1）" in html
@@ -120,13 +112,7 @@ def test_the_review_page_is_not_in_the_search_index(tmp_path: Path) -> None:
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("plugins:\n", "plugins:\n  - search\n"), "utf-8")
     site = tmp_path / "site"
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = build_site(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     index = json.loads((site / "search/search_index.json").read_text(encoding="utf-8"))
     locations = {d["location"].split("#")[0] for d in index["docs"]}
